@@ -1,0 +1,38 @@
+r"""The Lions (intrinsic, Wasserstein) derivative.
+
+Seed 000, Def. 2: when :math:`\frac{\delta F}{\delta\mu}(\mu, y)` is :math:`C^1` in
+:math:`y`,
+
+.. math:: D_\mu F(\mu, y) = \nabla_y \frac{\delta F}{\delta\mu}(\mu, y).
+
+Lemma 1 (Cardaliaguet et al.): :math:`\frac{d}{ds}\big|_{0^+} F((\mathrm{Id}+sb)_\#\mu)
+= \int D_\mu F(\mu,y)\cdot b(y)\,\mu(dy)`; on an empirical measure
+:math:`\mu_N=\frac1N\sum_i\delta_{\xi_i}` this makes :math:`N\nabla_{\xi_i}F(\mu_N)
+= D_\mu F(\mu_N,\xi_i)`: the particle gradient is the Lions derivative.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from .measures import as_sympy, check_differentiable_measure
+from .variation import _at_point, _variation, working_point
+
+__all__ = ["lions_derivative"]
+
+
+def lions_derivative(F, mu, at) -> sp.Matrix:
+    r"""The Lions derivative :math:`D_\mu F(\mu, y)`, a column ``sp.Matrix`` with one
+    entry per variable of ``mu``: the gradient in ``y`` of the first variation.
+
+    >>> import sympy as sp, mfderive as mf
+    >>> w, a = sp.symbols("w a"); mu = mf.Measure("mu", (w, a)); y = mu.point("y")
+    >>> mf.lions_derivative(mf.integral(w**2 * a, mu), mu, at=y).T
+    Matrix([[2*y_a*y_w, y_w**2]])
+    """
+    F = as_sympy(F, "the functional F")
+    mu = check_differentiable_measure(mu)
+    point, ys = working_point(at, mu, [F])
+    dF = _variation(F, mu, ys)
+    grad = sp.Matrix([dF.diff(s) for s in ys])
+    return grad.applyfunc(lambda e: _at_point(e, ys, point))
