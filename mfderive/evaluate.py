@@ -124,8 +124,8 @@ def evaluate(expr, measures: Mapping) -> sp.Expr:
 
     Parameters
     ----------
-    expr : SymPy expression
-        A functional, a first variation, a Lions derivative entry, ...
+    expr : SymPy expression or Matrix
+        A functional, a first variation, a Lions derivative (entry by entry), ...
     measures : dict
         ``{measure: (atoms, weights)}`` or ``{measure: atoms}`` (uniform weights)
         for each :class:`~mfderive.Measure` or :class:`~mfderive.Data` to evaluate.
@@ -150,9 +150,9 @@ def evaluate(expr, measures: Mapping) -> sp.Expr:
     >>> mf.evaluate(mf.integral(w**2, mu), {mu: ([1, 3], [sp.Rational(1, 4), sp.Rational(3, 4)])})
     7
     """
-    expr = as_sympy(expr, "the expression to evaluate")
-    if isinstance(expr, sp.Matrix):  # pragma: no cover - as_sympy rejects matrices
+    if isinstance(expr, sp.MatrixBase):  # a Lions derivative: entry by entry
         return expr.applyfunc(lambda e: evaluate(e, measures))
+    expr = as_sympy(expr, "the expression to evaluate")
     if not isinstance(measures, Mapping):
         raise EvaluationError(
             f"measures must be a dict {{measure: (atoms, weights)}}, got {type(measures).__name__}"

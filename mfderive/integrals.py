@@ -26,7 +26,14 @@ from __future__ import annotations
 import sympy as sp
 
 from .errors import InvalidVariablesError, NotAMeasureError
-from .measures import Data, Measure, _MeasureBase, as_sympy, check_measure, owners_of
+from .measures import (
+    Data,
+    Measure,
+    _MeasureBase,
+    as_sympy,
+    check_measure,
+    owners_of,
+)
 
 __all__ = [
     "BoundIntegral",
@@ -261,18 +268,24 @@ def local(L, mu) -> sp.Expr:
     :math:`\sum_\alpha (-D)^\alpha\,\partial L/\partial(\partial^\alpha m)`.
     """
     L = as_sympy(L, "the local integrand L")
-    mu = check_measure(mu, "the measure of a local functional")
+    mu = _density_measure(mu)
+    return LocalIntegral(L, mu, mu.variables)
+
+
+def _density_measure(mu) -> Measure:
+    check_measure(mu, "the measure of a local functional")
     if isinstance(mu, Data):
         raise NotAMeasureError(
-            f"local functionals act on the density of a Measure; {mu.name!r} is a fixed Data measure"
+            f"local functionals act on the density of a Measure; {mu.name!r} is a fixed "
+            f"Data measure"
         )
-    return LocalIntegral(L, mu, mu.variables)
+    return mu
 
 
 def entropy(mu) -> sp.Expr:
     r"""The entropy :math:`H(m)=\int m\log m\,d\xi` of ``mu`` (seed 000); +∞ for a
     measure without density."""
-    mu = check_measure(mu)
+    mu = _density_measure(mu)
     m = mu.density(*mu.variables)
     return local(m * sp.log(m), mu)
 
@@ -284,7 +297,7 @@ def relative_entropy(mu, g) -> sp.Expr:
     the Gibbs reference of seed 000, ``exp(-U)``; an unnormalised ``g`` changes the
     value by the constant :math:`\log Z` and the first variation not at all).
     """
-    mu = check_measure(mu)
+    mu = _density_measure(mu)
     g = as_sympy(g, "the reference density g")
     m = mu.density(*mu.variables)
     return local(m * (sp.log(m) - sp.log(g)), mu)

@@ -262,6 +262,11 @@ def second_variation(F, mu, at) -> sp.Expr:
             f"second_variation needs at=(y, z), two points of {mu.name!r}; got {at!r}"
         )
     y, z = at
+    if mu.dim > 1 and not all(isinstance(p, (tuple, list, sp.Tuple)) for p in (y, z)):
+        raise InvalidPointError(
+            f"second_variation needs at=(y, z), two points of {mu.name!r} with "
+            f"{mu.dim} coordinates each; got {at!r}"
+        )
     py, ys = working_point(y, mu, [F])
     pz, zs = working_point(z, mu, [F, sp.Tuple(*ys)])
     d1 = _variation(F, mu, ys)
