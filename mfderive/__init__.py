@@ -27,7 +27,8 @@ from .evaluate import evaluate
 from .integrals import LocalIntegral, MeasureIntegral, entropy, integral, local, relative_entropy
 from .lions import lions_derivative
 from .measures import Data, Measure
-from .variation import euler_operator, first_variation, function_variation, second_variation
+from .fields import euler_operator
+from .variation import first_variation, function_variation, second_variation
 
 __version__ = "0.1.0"
 

@@ -12,37 +12,42 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .integrals import BoundIntegral, MeasureIntegral
+from .integrals import BoundIntegral, MeasureIntegral, integral_atoms
 from .measures import Measure, as_sympy
 
 __all__ = ["canonical", "equivalent"]
 
 
 def canonical(expr) -> sp.Expr:
-    """The canonical form of ``expr`` (bound variables renamed by depth, integrals
-    split by linearity with constant factors pulled out)."""
-    return _canon(as_sympy(expr, "expr"), 0)
+    """The canonical form of ``expr``: integrals split by linearity with constant factors
+    pulled out, and bound variables renamed ``_b{h}_{i}`` where ``h`` is the atom's own
+    height (1 + the height of the deepest integral inside it).  The height does not depend
+    on where the atom sits, so equal atoms get equal names wherever they appear."""
+    return _canon(as_sympy(expr, "expr"))
 
 
-def _canon(e, depth):
+def _height(e) -> int:
+    """0 for an expression without integrals; else 1 + the height of the deepest
+    integrand among its integrals."""
+    return max((1 + _height(A.integrand) for A in integral_atoms(e)), default=0)
+
+
+def _canon(e):
     if isinstance(e, BoundIntegral):
-        names = [
-            sp.Symbol(f"_b{depth}_{i}", **v.assumptions0) for i, v in enumerate(e.over)
-        ]
-        g = e.integrand.xreplace(dict(zip(e.over, names)))
-        g = sp.expand(_canon(g, depth + 1))
+        g = sp.expand(_canon(e.integrand))
         out = sp.S.Zero
         for term in sp.Add.make_args(g):
-            c, rest = term.as_independent(*names, as_Add=False)
+            c, rest = term.as_independent(*e.over, as_Add=False)
             if rest == 1 and isinstance(e, MeasureIntegral) and isinstance(e.measure, Measure):
                 out += c
-            else:
-                out += c * e.func(rest, e.measure, names)
+                continue
+            h = _height(rest) + 1
+            names = [sp.Symbol(f"_b_h{h}_{i}", **v.assumptions0) for i, v in enumerate(e.over)]
+            out += c * e.func(rest.xreplace(dict(zip(e.over, names))), e.measure, names)
         return out
     if not e.args:
         return e
-    args = [_canon(a, depth) for a in e.args]
-    return e.func(*args)
+    return e.func(*[_canon(a) for a in e.args])
 
 
 def equivalent(a, b) -> bool:

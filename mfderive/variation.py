@@ -37,6 +37,7 @@ import sympy as sp
 from sympy.core.function import AppliedUndef, UndefinedFunction
 
 from .errors import InvalidPointError, NotDifferentiableError, NotSympyError
+from .fields import euler_operator
 from .integrals import (
     BoundIntegral,
     LocalIntegral,
@@ -161,18 +162,6 @@ def _atom_variation(A: BoundIntegral, mu: Measure, y) -> sp.Expr:
     if isinstance(A, LocalIntegral):
         return _local_variation(A, mu, y)
     raise TypeError(f"unknown integral atom {A!r}")  # pragma: no cover
-
-
-def euler_operator(L, m) -> sp.Expr:
-    r"""The Euler operator :math:`\sum_\alpha(-D)^\alpha\,\partial L/\partial(\partial^\alpha m)`
-    of a Lagrangian ``L`` in the unknown function application ``m`` (e.g. ``m(x, y)``)."""
-    out = L.diff(m)
-    derivs = sorted(
-        (D for D in L.atoms(sp.Derivative) if D.expr == m), key=sp.default_sort_key
-    )
-    for D in derivs:
-        out += (-1) ** D.derivative_count * sp.diff(L.diff(D), *D.variables)
-    return out
 
 
 def _local_variation(A: LocalIntegral, mu: Measure, y) -> sp.Expr:
