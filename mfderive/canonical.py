@@ -18,12 +18,15 @@ from .measures import Measure, as_sympy
 __all__ = ["canonical", "equivalent"]
 
 
-def canonical(expr) -> sp.Expr:
+def canonical(expr, rename: bool = True) -> sp.Expr:
     """The canonical form of ``expr``: integrals split by linearity with constant factors
     pulled out, and bound variables renamed ``_b{h}_{i}`` where ``h`` is the atom's own
     height (1 + the height of the deepest integral inside it).  The height does not depend
-    on where the atom sits, so equal atoms get equal names wherever they appear."""
-    return _canon(as_sympy(expr, "expr"))
+    on where the atom sits, so equal atoms get equal names wherever they appear.
+
+    With ``rename=False`` only the linearity step is applied (for display: factors
+    such as a point coordinate are pulled out of integrals, names are kept)."""
+    return _canon(as_sympy(expr, "expr"), rename)
 
 
 def _height(e) -> int:
@@ -32,14 +35,17 @@ def _height(e) -> int:
     return max((1 + _height(A.integrand) for A in integral_atoms(e)), default=0)
 
 
-def _canon(e):
+def _canon(e, rename=True):
     if isinstance(e, BoundIntegral):
-        g = sp.expand(_canon(e.integrand))
+        g = sp.expand(_canon(e.integrand, rename))
         out = sp.S.Zero
         for term in sp.Add.make_args(g):
             c, rest = term.as_independent(*e.over, as_Add=False)
             if rest == 1 and isinstance(e, MeasureIntegral) and isinstance(e.measure, Measure):
                 out += c
+                continue
+            if not rename:
+                out += c * e.func(rest, e.measure, e.over)
                 continue
             h = _height(rest) + 1
             names = [sp.Symbol(f"_b_h{h}_{i}", **v.assumptions0) for i, v in enumerate(e.over)]
@@ -47,7 +53,7 @@ def _canon(e):
         return out
     if not e.args:
         return e
-    return e.func(*[_canon(a) for a in e.args])
+    return e.func(*[_canon(a, rename) for a in e.args])
 
 
 def equivalent(a, b) -> bool:

@@ -17,7 +17,16 @@ from sympy.core.function import AppliedUndef
 
 from .integrals import BoundIntegral, integral_atoms
 
-__all__ = ["Localizer", "grad", "div", "euler_operator", "unknown_functions", "is_zero", "reduce_expr"]
+__all__ = [
+    "Localizer",
+    "grad",
+    "div",
+    "euler_operator",
+    "unknown_functions",
+    "is_zero",
+    "reduce_expr",
+    "derivative_normal_form",
+]
 
 
 class Localizer:
@@ -102,6 +111,79 @@ def euler_operator(L, u) -> sp.Expr:
     return out
 
 
+_PARTIALS: dict[tuple[str, tuple[int, ...]], sp.FunctionClass] = {}
+_PARTIAL_OF: dict[str, tuple[str, tuple[int, ...], dict]] = {}
+
+
+def _partial(f, counts: tuple[int, ...]) -> sp.FunctionClass:
+    """The undefined function standing for the partial derivative of order ``counts``
+    (one entry per argument slot) of the undefined function ``f``."""
+    name = f.__name__
+    if name in _PARTIAL_OF:  # a partial of a partial: add the orders
+        base, prev, assumptions = _PARTIAL_OF[name]
+        counts = tuple(a + b for a, b in zip(prev, counts))
+    else:
+        base, assumptions = name, {k: v for k, v in f._kwargs.items()} if hasattr(f, "_kwargs") else {}
+    key = (base, counts)
+    if key not in _PARTIALS:
+        new = sp.Function(f"{base}_{{({','.join(map(str, counts))})}}", **assumptions)
+        _PARTIALS[key] = new
+        _PARTIAL_OF[new.__name__] = (base, counts, assumptions)
+    return _PARTIALS[key]
+
+
+def _slot_counts(app, variables) -> tuple[int, ...] | None:
+    """Orders per argument slot when every differentiation variable is exactly one slot
+    of ``app`` and occurs in no other slot; else None."""
+    args = list(app.args)
+    counts = [0] * len(args)
+    for v, n in variables:
+        slots = [k for k, a in enumerate(args) if a == v]
+        if len(slots) != 1 or any(a.has(v) for k, a in enumerate(args) if k != slots[0]):
+            return None
+        counts[slots[0]] += n
+    return tuple(counts)
+
+
+def derivative_normal_form(expr) -> sp.Expr:
+    r"""Write every derivative of an undefined function evaluated at arguments other than
+    ``point`` as a new undefined function of the same arguments: for example
+    :math:`\partial_1 V(H(y), y)` becomes ``V_{(1,0)}(H(y), y)``, whether SymPy wrote it as a
+    ``Derivative`` with respect to ``H(y)`` or as a ``Subs`` from the chain rule.  Equal
+    quantities then have equal forms.  Derivatives of functions applied to plain symbols
+    (``Derivative(H(y), y)``, ``Derivative(h(theta, x), theta)``) are already canonical and
+    are kept (the Euler operator needs those of the unknown functions)."""
+
+    def target(e):
+        if isinstance(e, sp.Subs):
+            return isinstance(e.expr, sp.Derivative) and isinstance(e.expr.expr, AppliedUndef)
+        return (
+            isinstance(e, sp.Derivative)
+            and isinstance(e.expr, AppliedUndef)
+            and not all(isinstance(a, sp.Symbol) for a in e.expr.args)
+        )
+
+    def rewrite(e):
+        if isinstance(e, sp.Subs):
+            D, app = e.expr, e.expr.expr
+            counts = _slot_counts(app, D.variable_count)
+            if counts is None:
+                return e.doit()
+            args = [a.xreplace(dict(zip(e.variables, e.point))) for a in app.args]
+            return _partial(app.func, counts)(*args)
+        counts = _slot_counts(e.expr, e.variable_count)
+        if counts is None:
+            return e.doit()
+        return _partial(e.expr.func, counts)(*e.expr.args)
+
+    for _ in range(50):
+        new = expr.replace(target, rewrite)
+        if new == expr:
+            return new
+        expr = new
+    return expr  # pragma: no cover
+
+
 def reduce_expr(expr, max_ops: int = 300) -> sp.Expr:
     """A reduced form of ``expr`` that is 0 when ``expr`` is provably zero.
 
@@ -113,7 +195,7 @@ def reduce_expr(expr, max_ops: int = 300) -> sp.Expr:
         return sp.S.Zero
     from .canonical import canonical
 
-    e = canonical(expr)
+    e = canonical(derivative_normal_form(expr))
     atoms = integral_atoms(e)
     place = {A: sp.Dummy(f"I{i}") for i, A in enumerate(atoms)}
     e = sp.expand(e.xreplace(place)) if atoms else sp.expand(e)

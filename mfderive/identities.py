@@ -30,7 +30,15 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from .canonical import canonical
-from .fields import div, euler_operator, grad, is_zero, reduce_expr, unknown_functions
+from .fields import (
+    derivative_normal_form,
+    div,
+    euler_operator,
+    grad,
+    is_zero,
+    reduce_expr,
+    unknown_functions,
+)
 from .flows import Flow
 from .integrals import fresh_symbols, integral, substitute
 from .variation import _all_symbols
@@ -78,7 +86,7 @@ class DissipationIdentity:
         y = flow.point
         self.rate = sp.Add(*[eq.coefficient * (div(eq.flux, y) + eq.source) for eq in flow.equations])
         self.claimed = flow.claimed if claimed is None else flow.localizer.local(sp.sympify(claimed))
-        self.residual = self.rate - self.claimed
+        self.residual = derivative_normal_form(self.rate - self.claimed)
 
     def verify(self, certificate: bool = True) -> Verification:
         """Prove the identity up to a total divergence; see the module docstring."""
@@ -99,7 +107,7 @@ class DissipationIdentity:
         euler = {}
         if certificate:
             for u in unknown_functions(self.residual, y):
-                euler[u] = reduce_expr(euler_operator(self.residual, u))
+                euler[u] = reduce_expr(derivative_normal_form(euler_operator(self.residual, u)))
         if is_zero(remainder):
             return Verification(
                 True, "pointwise after one integration by parts", flux, normal, sp.S.Zero, euler,
