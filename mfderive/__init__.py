@@ -6,8 +6,13 @@ The derive layer (SymPy):
 * :func:`integral`, :func:`local`, :func:`entropy`, :func:`relative_entropy` — the atoms;
 * :func:`first_variation`, :func:`second_variation`, :func:`lions_derivative`,
   :func:`function_variation` — the calculus;
-* :func:`evaluate` — integrals against discrete measures, for checks;
-* :func:`canonical`, :func:`equivalent` — structural comparison.
+* :func:`evaluate` — integrals against discrete measures or densities, for checks;
+* :func:`canonical`, :func:`equivalent` — structural comparison;
+* flows: :class:`WassersteinFlow` (gradient flow, MFLD), :class:`RhoHFlow`,
+  :class:`UnbalancedFlow`, each with ``.pde()`` and ``.dissipation()``;
+* identities: :func:`dissipation_identity` (``.verify()`` proves it up to a total
+  divergence), :func:`gibbs` (Prop. 6), :class:`MomentHierarchy` (Lemma 3.2),
+  :func:`stationary_gap` ((4.5), (4.8)).
 
 Every error raised on bad input is an :class:`MfDeriveError` (see :mod:`mfderive.errors`).
 """
@@ -23,7 +28,12 @@ from .errors import (
     NotDifferentiableError,
     NotSympyError,
 )
-from .evaluate import evaluate
+from .evaluate import Density, evaluate
+from .flows import NoParticleReadingError, RhoHFlow, UnbalancedFlow, WassersteinFlow
+from .gibbs import GaussianFixedPoint, GibbsFixedPoint, gibbs
+from .hierarchy import MomentHierarchy
+from .identities import DissipationIdentity, Verification, dissipation_identity
+from .stationary import StationaryGap, stationary_gap
 from .integrals import LocalIntegral, MeasureIntegral, entropy, integral, local, relative_entropy
 from .lions import lions_derivative
 from .measures import Data, Measure
@@ -47,6 +57,20 @@ __all__ = [
     "lions_derivative",
     "euler_operator",
     "evaluate",
+    "Density",
+    "WassersteinFlow",
+    "RhoHFlow",
+    "UnbalancedFlow",
+    "dissipation_identity",
+    "DissipationIdentity",
+    "Verification",
+    "gibbs",
+    "GibbsFixedPoint",
+    "GaussianFixedPoint",
+    "MomentHierarchy",
+    "stationary_gap",
+    "StationaryGap",
+    "NoParticleReadingError",
     "canonical",
     "equivalent",
     "MfDeriveError",

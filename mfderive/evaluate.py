@@ -14,12 +14,40 @@ from collections.abc import Mapping
 
 import numpy as np
 import sympy as sp
+from sympy.core.function import AppliedUndef
 
 from .errors import EvaluationError, InfiniteValueError
 from .integrals import BoundIntegral, LocalIntegral, substitute
 from .measures import Data, Measure, as_sympy, check_measure
 
-__all__ = ["evaluate", "discrete_measure"]
+__all__ = ["evaluate", "discrete_measure", "Density"]
+
+
+class Density:
+    r"""A measure given by a density: ``Density(expr, bounds)``.
+
+    ``expr`` is a SymPy expression in the measure's variables (in order); ``bounds`` a
+    list of ``(low, high)`` per variable (default the whole line).  In
+    :func:`evaluate`, :math:`\int g\,d\mu = \int g\,\mathrm{expr}\,d\xi` by
+    ``sympy.integrate`` and local functionals get the density substituted, so the
+    entropy of a Gaussian is finite and exact.
+    """
+
+    def __init__(self, expr, bounds=None):
+        self.expr = as_sympy(expr, "the density")
+        self.bounds = bounds
+
+    def limits(self, measure, over):
+        bounds = self.bounds or [(-sp.oo, sp.oo)] * measure.dim
+        if len(bounds) != measure.dim:
+            raise EvaluationError(
+                f"Density bounds have {len(bounds)} entries but {measure.name!r} has "
+                f"{measure.dim} variable(s)"
+            )
+        return [(v, lo, hi) for v, (lo, hi) in zip(over, bounds)]
+
+    def at(self, measure, point):
+        return self.expr.xreplace(dict(zip(measure.variables, point)))
 
 
 def _number(v, what: str) -> sp.Expr:
@@ -128,7 +156,8 @@ def evaluate(expr, measures: Mapping) -> sp.Expr:
         A functional, a first variation, a Lions derivative (entry by entry), ...
     measures : dict
         ``{measure: (atoms, weights)}`` or ``{measure: atoms}`` (uniform weights)
-        for each :class:`~mfderive.Measure` or :class:`~mfderive.Data` to evaluate.
+        for each :class:`~mfderive.Measure` or :class:`~mfderive.Data` to evaluate, or
+        ``{measure: Density(expr, bounds)}`` for a measure with a density.
 
     Returns
     -------
@@ -160,8 +189,12 @@ def evaluate(expr, measures: Mapping) -> sp.Expr:
     table = {}
     for M, spec in measures.items():
         check_measure(M, "a key of the measures dict")
-        table[M] = discrete_measure(spec, M)
+        table[M] = spec if isinstance(spec, Density) else discrete_measure(spec, M)
     return _eval(expr, table)
+
+
+def _integrate(expr, limits):
+    return sp.integrate(expr, *limits, conds="none")
 
 
 def _eval(e, table):
@@ -170,10 +203,18 @@ def _eval(e, table):
         M = e.measure
         if M not in table:
             return e if g == e.integrand else e.func(g, M, e.over)
+        spec = table[M]
+        if isinstance(spec, Density):
+            limits = spec.limits(M, e.over)
+            if isinstance(e, LocalIntegral):
+                g = g.replace(
+                    lambda f: isinstance(f, AppliedUndef) and f.func.__name__ == M.name,
+                    lambda f: spec.at(M, f.args),
+                ).doit()
+                return _integrate(g, limits)
+            return _integrate(g * spec.at(M, e.over), limits)
         if isinstance(e, LocalIntegral):
-            if g.atoms(sp.Function) and any(
-                f.func.__name__ == M.name for f in g.atoms(sp.core.function.AppliedUndef)
-            ):
+            if any(f.func.__name__ == M.name for f in g.atoms(AppliedUndef)):
                 raise InfiniteValueError(
                     f"{sp.sstr(e)} is a local functional of the density of {M.name!r}, "
                     f"which was given as a discrete measure (atoms); a discrete measure "

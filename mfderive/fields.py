@@ -43,7 +43,14 @@ class Localizer:
         self._index: dict[sp.Expr, AppliedUndef] = {}
 
     def local(self, expr) -> sp.Expr:
-        """``expr`` with every integral atom that depends on ``y`` replaced by ``N_k(y)``."""
+        """``expr`` with every integral atom that depends on ``y`` replaced by ``N_k(y)``.
+
+        Factors free of an integral's variables (``H(y)``, a coordinate of ``y``) are first
+        pulled out by linearity, so that each ``N_k`` is as small as possible and equal
+        nonlocal terms of different expressions get the same name."""
+        from .canonical import canonical
+
+        expr = canonical(expr, rename=False)
         rep = {}
         ys = set(self.y)
         for A in integral_atoms(expr):
@@ -156,7 +163,7 @@ def derivative_normal_form(expr) -> sp.Expr:
 
     def target(e):
         if isinstance(e, sp.Subs):
-            return isinstance(e.expr, sp.Derivative) and isinstance(e.expr.expr, AppliedUndef)
+            return True
         return (
             isinstance(e, sp.Derivative)
             and isinstance(e.expr, AppliedUndef)
@@ -165,6 +172,8 @@ def derivative_normal_form(expr) -> sp.Expr:
 
     def rewrite(e):
         if isinstance(e, sp.Subs):
+            if not (isinstance(e.expr, sp.Derivative) and isinstance(e.expr.expr, AppliedUndef)):
+                return e.doit()
             D, app = e.expr, e.expr.expr
             counts = _slot_counts(app, D.variable_count)
             if counts is None:
