@@ -75,9 +75,6 @@ class Localizer:
         expr = expr.replace(is_nd, lambda D: self.terms[D.expr].diff(*D.variables))
         return expr.xreplace(self.terms)
 
-    def functions(self) -> list[AppliedUndef]:
-        return list(self.terms)
-
 
 def grad(f, y) -> list[sp.Expr]:
     """The gradient of ``f`` in the variables ``y``."""

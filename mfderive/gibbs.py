@@ -22,7 +22,7 @@ import sympy as sp
 
 from .errors import MfDeriveError
 from .flows import WassersteinFlow
-from .integrals import BoundIntegral, MeasureIntegral, integral_atoms, local, substitute
+from .integrals import MeasureIntegral, integral_atoms, local, substitute
 
 __all__ = ["GibbsFixedPoint", "GaussianFixedPoint", "gibbs"]
 
