@@ -42,6 +42,26 @@ from .variation import first_variation, function_variation, second_variation
 
 __version__ = "0.1.0"
 
+# The numeric layers (JAX) load on first use, so that symbolic work does not import JAX.
+_LAZY = {
+    "compile": ("codegen", "compile"),
+    "CompileError": ("codegen", "CompileError"),
+    "particle_flow": ("simulate", "particle_flow"),
+    "run": ("simulate", "run"),
+    "SimulationError": ("simulate", "SimulationError"),
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(f".{module}", __name__), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'mfderive' has no attribute {name!r}")
+
 __all__ = [
     "Measure",
     "Data",
@@ -71,6 +91,11 @@ __all__ = [
     "stationary_gap",
     "StationaryGap",
     "NoParticleReadingError",
+    "compile",
+    "CompileError",
+    "particle_flow",
+    "run",
+    "SimulationError",
     "canonical",
     "equivalent",
     "MfDeriveError",
