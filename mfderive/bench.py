@@ -120,7 +120,8 @@ def torch_hand_step(N, M, d, dtype):
     import torch
 
     P0, X, t = _problem(N, M, d, dtype)
-    X, t = torch.from_numpy(X), torch.from_numpy(t)
+    dev = "cuda" if torch.cuda.is_available() else "cpu"
+    X, t = torch.from_numpy(X).to(dev), torch.from_numpy(t).to(dev)
 
     def step(P):
         P = P.detach().requires_grad_(True)
@@ -131,7 +132,7 @@ def torch_hand_step(N, M, d, dtype):
         with torch.no_grad():
             return P + DT * (-N * g - SIGMA**2 / 2 * P) + SIGMA * DT**0.5 * torch.randn_like(P)
 
-    return step, torch.from_numpy(P0)
+    return step, torch.from_numpy(P0).to(dev)
 
 
 def _time_jax(step, P, steps):
@@ -157,10 +158,13 @@ def _time_jax(step, P, steps):
     return steps / best, compile_s, np.asarray(out)
 
 
-def _time_loop(step, P, steps):
+def _time_loop(step, P, steps, sync=lambda: None):
+    P = step(P)  # warm-up
+    sync()
     t0 = time.perf_counter()
     for _ in range(steps):
         P = step(P)
+    sync()
     return steps / (time.perf_counter() - t0)
 
 
@@ -202,9 +206,13 @@ def bench_mfld(args):
     results["numpy (hand)"] = _time_loop(step, P, n_np)
     print(f"  numpy (hand)   {results['numpy (hand)']:9.1f} steps/s   ({n_np} steps)")
     try:
+        import torch
+
         step, P = torch_hand_step(N, M, d, dtype)
-        results["torch (hand)"] = _time_loop(step, P, n_np)
-        print(f"  torch (hand)   {results['torch (hand)']:9.1f} steps/s   ({n_np} steps)")
+        sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
+        n_t = steps if torch.cuda.is_available() else n_np
+        results["torch (hand)"] = _time_loop(step, P, n_t, sync)
+        print(f"  torch (hand)   {results['torch (hand)']:9.1f} steps/s   ({n_t} steps, {P.device})")
     except ImportError:
         print("  torch (hand)   not installed")
     peers = {k: v for k, v in results.items() if k != "generated"}
@@ -223,12 +231,15 @@ def bench_scaling(args):
     dtype = np.dtype(args.dtype)
     print(machine_line())
     print(f"generated MFLD step, M={args.M}, d={args.d}, {args.dtype}, chunk_size={args.chunk}")
-    print(f"{'N':>9} {'steps/s':>10} {'peak RSS (MB)':>14}")
+    dev = jax.devices()[0]
+    print(f"{'N':>9} {'steps/s':>10} {'peak host RSS (MB)':>19} {'peak device (MB)':>17}")
     for N in (1000, 10_000, 100_000, 1_000_000):
         gen, P = generated_step(N, args.M, args.d, dtype, args.chunk)
         sps, _, _ = _time_jax(gen, jax.numpy.asarray(P), max(2, args.steps // max(1, N // 1000)))
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"{N:>9} {sps:>10.2f} {rss:>14.0f}", flush=True)
+        stats = dev.memory_stats() if hasattr(dev, "memory_stats") else None
+        peak = f"{stats['peak_bytes_in_use'] / 2**20:.0f}" if stats and "peak_bytes_in_use" in stats else "n/a"
+        print(f"{N:>9} {sps:>10.2f} {rss:>19.0f} {peak:>17}", flush=True)
 
 
 def main(argv=None) -> int:

@@ -408,6 +408,24 @@ def _pull_out(expr):
     return expr.replace(is_int, pull)
 
 
+def _at_points(comp, exprs, at, pts, src, single):
+    ax = comp.new_axis(src, pts.shape[0])
+    comp.bind = {s: (src, j, ax, pts[:, j]) for j, s in enumerate(at)}
+    return _outputs(comp, exprs, ax, single)
+
+
+def _outputs(comp, exprs, ax, single):
+    outs = []
+    target = (ax,) if ax is not None else ()
+    for e in exprs:
+        r = comp.ev(e)
+        if any(a not in target for a in r.axes):  # pragma: no cover
+            raise CompileError(f"internal: result has stray axes {r.axes}")
+        shape = (ax.size,) if ax is not None else ()
+        outs.append(jnp.broadcast_to(comp.align(r, target) if r.axes else r.value, shape))
+    return outs[0] if single else jnp.stack(outs, axis=-1)
+
+
 def compile(exprs, measures, at=None, params=(), points_from=None, chunk_size=None, jit=True):
     r"""Compile SymPy expressions with integrals into one JAX function on particles.
 
@@ -423,7 +441,9 @@ def compile(exprs, measures, at=None, params=(), points_from=None, chunk_size=No
         Evaluate at the atoms of this measure (no ``points`` argument): e.g. the Lions
         derivative at the particles themselves.  Shares all work with the integrals.
     chunk_size : int, optional
-        Accumulate integrals over more atoms than this block by block (memory).
+        Accumulate integrals over more atoms than this block by block, and evaluate more
+        points than this block by block (``lax.map``), so that no temporary is larger than
+        ``chunk_size`` × (the other axis); point-independent values are computed once.
     jit : bool
         Return ``jax.jit`` of the function (default).
 
@@ -461,6 +481,7 @@ def compile(exprs, measures, at=None, params=(), points_from=None, chunk_size=No
         bindings = {}
         comp = _Compiler({}, {}, tables, chunk_size, priority)
         comp.groups = groups
+        pts = src = None
         if at is not None:
             if points_from is not None:
                 pts, src = tables[points_from][0], points_from.name
@@ -468,21 +489,28 @@ def compile(exprs, measures, at=None, params=(), points_from=None, chunk_size=No
                 pts = jnp.asarray(rest.pop(0))
                 pts = pts[:, None] if pts.ndim == 1 else pts
                 src = "points"
-            ax = comp.new_axis(src, pts.shape[0])
-            bindings = {s: (src, j, ax, pts[:, j]) for j, s in enumerate(at)}
         if len(rest) != len(params):
             raise CompileError(f"expected {len(params)} parameter value(s) {params}, got {len(rest)}")
         comp.params = dict(zip(params, rest))
-        comp.bind = bindings
-        outs = []
-        for e in exprs:
-            r = comp.ev(e)
-            target = (bindings[at[0]][2],) if at is not None else ()
-            if any(a not in target for a in r.axes):  # pragma: no cover
-                raise CompileError(f"internal: result has stray axes {r.axes}")
-            shape = (target[0].size,) if target else ()
-            outs.append(jnp.broadcast_to(comp.align(r, target) if r.axes else r.value, shape))
-        out = outs[0] if single else jnp.stack(outs, axis=-1)
-        return out
+        if pts is None:
+            return _outputs(comp, exprs, None, single)
+        if not chunk_size or pts.shape[0] <= chunk_size:
+            return _at_points(comp, exprs, at, pts, src, single)
+        # Blocks of points: values that do not depend on the point (f_mu(x), ...) are
+        # computed once here and shared; lax.map evaluates the rest block by block.
+        n, d = pts.shape
+        nb = -(-n // chunk_size)
+        padded = jnp.concatenate([pts, jnp.broadcast_to(pts[:1], (nb * chunk_size - n, d))])
+        blocks = padded.reshape(nb, chunk_size, d)
+        _at_points(comp, exprs, at, blocks[0], src + "#pt0", single)  # fills the shared cache
+        shared = dict(comp.cache)
+
+        def one(block):
+            c = comp.child({})
+            c.cache = dict(shared)
+            return _at_points(c, exprs, at, block, src + "#ptmap", single)
+
+        out = jax.lax.map(one, blocks)
+        return out.reshape((nb * chunk_size,) + out.shape[2:])[:n]
 
     return jax.jit(fn) if jit else fn
