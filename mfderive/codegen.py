@@ -283,8 +283,6 @@ class _Compiler:
         members = self.groups.get(gkey, [])
         if len(members) > 1:
             g = self.ev(G)
-            if ax not in g.axes:
-                g = _Arr(jnp.broadcast_to(g.value, ()) if not g.axes else g.value, g.axes)
             cs = jnp.stack(
                 [jnp.broadcast_to(self.align(self.ev(ck), (ax,)), (ax.size,)) for ck in members], -1
             )

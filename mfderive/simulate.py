@@ -27,6 +27,7 @@ import sympy as sp
 from .codegen import compile as compile_expr
 from .errors import MfDeriveError
 from .flows import WassersteinFlow
+from .integrals import LocalIntegral
 
 __all__ = ["ParticleState", "SimulationError", "particle_flow", "run"]
 
@@ -58,7 +59,9 @@ def particle_flow(flow: WassersteinFlow, data=None, values=None, dt=1e-2, chunk_
     chunk_size : passed to :func:`mfderive.compile` (memory for large N×M)
 
     ``init_fn(particles, key)`` → state; ``step_fn(state)`` → state;
-    ``observe_fn(state)`` → ``(energy F(μ_N), mean |drift|²)``.
+    ``observe_fn(state)`` → ``(energy F(μ_N), mean |drift|²)``, where local terms of ``F``
+    (an entropy, read as noise by ``flow.sde()``) are left out of the recorded energy: an
+    empirical measure has no density.
     """
     if not isinstance(flow, WassersteinFlow):
         raise TypeError(f"particle_flow needs a WassersteinFlow, got {type(flow).__name__}")
@@ -67,7 +70,8 @@ def particle_flow(flow: WassersteinFlow, data=None, values=None, dt=1e-2, chunk_
     drift, sigma = flow.sde()
     drift = drift.subs(values)
     sigma = float(sp.sympify(sigma).subs(values))
-    energy = flow.functional.subs(values)
+    # local terms (entropy, ∫m²) have no value on particles: the recorded energy is F without them
+    energy = flow.functional.subs(values).replace(lambda e: isinstance(e, LocalIntegral), lambda e: sp.S.Zero)
     mu = flow.mu
     measures = [mu, *data]
     data_args = [jnp.asarray(a) for pts_w in data.values() for a in pts_w]
