@@ -48,6 +48,7 @@ _LAZY = {
     "CompileError": ("codegen", "CompileError"),
     "particle_flow": ("simulate", "particle_flow"),
     "run": ("simulate", "run"),
+    "rho_h_particle_field": ("simulate", "rho_h_particle_field"),
     "SimulationError": ("simulate", "SimulationError"),
 }
 
@@ -95,6 +96,7 @@ __all__ = [
     "CompileError",
     "particle_flow",
     "run",
+    "rho_h_particle_field",
     "SimulationError",
     "canonical",
     "equivalent",

@@ -40,7 +40,6 @@ def _problem(N, M, d, dtype, seed=0):
 
 def generated_step(N, M, d, dtype, chunk_size=None):
     """The engine's MFLD step, ``step(P, key) -> P`` (jittable)."""
-    import jax
     import jax.numpy as jnp
     import sympy as sp
 

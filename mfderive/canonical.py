@@ -18,15 +18,17 @@ from .measures import Measure, as_sympy
 __all__ = ["canonical", "equivalent"]
 
 
-def canonical(expr, rename: bool = True) -> sp.Expr:
+def canonical(expr, rename: bool = True, split_sums: bool = True) -> sp.Expr:
     """The canonical form of ``expr``: integrals split by linearity with constant factors
     pulled out, and bound variables renamed ``_b{h}_{i}`` where ``h`` is the atom's own
     height (1 + the height of the deepest integral inside it).  The height does not depend
     on where the atom sits, so equal atoms get equal names wherever they appear.
 
     With ``rename=False`` only the linearity step is applied (for display: factors
-    such as a point coordinate are pulled out of integrals, names are kept)."""
-    return _canon(as_sympy(expr, "expr"), rename)
+    such as a point coordinate are pulled out of integrals, names are kept); with
+    ``split_sums=False`` an integrand is not expanded into several integrals, only its
+    constant factors are pulled out (for code generation: one contraction per integral)."""
+    return _canon(as_sympy(expr, "expr"), rename, split_sums)
 
 
 def _height(e) -> int:
@@ -35,11 +37,12 @@ def _height(e) -> int:
     return max((1 + _height(A.integrand) for A in integral_atoms(e)), default=0)
 
 
-def _canon(e, rename=True):
+def _canon(e, rename=True, split_sums=True):
     if isinstance(e, BoundIntegral):
-        g = sp.expand(_canon(e.integrand, rename))
+        g = _canon(e.integrand, rename, split_sums)
+        terms = sp.Add.make_args(sp.expand(g)) if split_sums else (g,)
         out = sp.S.Zero
-        for term in sp.Add.make_args(g):
+        for term in terms:
             c, rest = term.as_independent(*e.over, as_Add=False)
             if rest == 1 and isinstance(e, MeasureIntegral) and isinstance(e.measure, Measure):
                 out += c
@@ -53,7 +56,7 @@ def _canon(e, rename=True):
         return out
     if not e.args:
         return e
-    return e.func(*[_canon(a, rename) for a in e.args])
+    return e.func(*[_canon(a, rename, split_sums) for a in e.args])
 
 
 def equivalent(a, b) -> bool:

@@ -34,13 +34,13 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 import jax.scipy.special as jsp
-import numpy as np
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
+from .canonical import canonical
 from .errors import MfDeriveError
 from .integrals import LocalIntegral, MeasureIntegral
-from .measures import _MeasureBase, check_measure
+from .measures import check_measure
 
 __all__ = ["compile", "CompileError"]
 
@@ -390,22 +390,6 @@ def _groups(exprs):
     return {k: v for k, v in found.items() if len(v) > 1}
 
 
-def _pull_out(expr):
-    """Move factors free of an integral's variables out of it (no expansion of sums)."""
-    def is_int(e):
-        return isinstance(e, MeasureIntegral)
-
-    def pull(e):
-        inside, outside = [], []
-        for f in sp.Mul.make_args(e.integrand):
-            (outside if not (f.free_symbols & set(e.over)) and not f.has(MeasureIntegral) and f.free_symbols else inside).append(f)
-        if not outside:
-            return e
-        return sp.Mul(*outside) * MeasureIntegral(sp.Mul(*inside), e.measure, e.over)
-
-    return expr.replace(is_int, pull)
-
-
 def _at_points(comp, exprs, at, pts, src, single):
     ax = comp.new_axis(src, pts.shape[0])
     comp.bind = {s: (src, j, ax, pts[:, j]) for j, s in enumerate(at)}
@@ -452,7 +436,9 @@ def compile(exprs, measures, at=None, params=(), points_from=None, chunk_size=No
     """
     single = not isinstance(exprs, (list, tuple, sp.MatrixBase))
     exprs = [exprs] if single else list(exprs)
-    exprs = [_pull_out(sp.sympify(e).doit() if e.has(sp.Derivative) else sp.sympify(e)) for e in exprs]
+    exprs = [sp.sympify(e) for e in exprs]
+    # constant factors out of integrals (no splitting of sums: one contraction per integral)
+    exprs = [canonical(e.doit() if e.has(sp.Derivative) else e, rename=False, split_sums=False) for e in exprs]
     measures = [check_measure(m) for m in measures]
     if at is not None:
         at = tuple(at)
@@ -476,7 +462,6 @@ def compile(exprs, measures, at=None, params=(), points_from=None, chunk_size=No
                 raise CompileError(f"atoms of {m.name!r} must have shape (N, {m.dim}), got {atoms.shape}")
             tables[m] = (atoms, jnp.asarray(args[2 * i + 1]), m.name)
         rest = list(args[k:])
-        bindings = {}
         comp = _Compiler({}, {}, tables, chunk_size, priority)
         comp.groups = groups
         pts = src = None

@@ -72,7 +72,7 @@ def discrete_measure(spec, measure) -> tuple[tuple[tuple[sp.Expr, ...], ...], tu
     :class:`Measure` must sum to one; those of a :class:`Data` measure need not.
     """
     name = measure.name
-    if isinstance(spec, tuple) and len(spec) == 2 and not _is_row(spec, measure):
+    if isinstance(spec, tuple) and len(spec) == 2 and not _is_row(spec):
         atoms, weights = spec
     else:
         atoms, weights = spec, None
@@ -142,7 +142,7 @@ def _iterable(v) -> bool:
     return True
 
 
-def _is_row(spec, measure) -> bool:
+def _is_row(spec) -> bool:
     """A 2-tuple of numbers for a 2-variable measure is one atom, not (atoms, weights)."""
     return all(not _iterable(c) for c in spec)
 

@@ -26,10 +26,11 @@ import sympy as sp
 
 from .codegen import compile as compile_expr
 from .errors import MfDeriveError
-from .flows import WassersteinFlow
+from .evaluate import evaluate
+from .flows import RhoHFlow, WassersteinFlow
 from .integrals import LocalIntegral
 
-__all__ = ["ParticleState", "SimulationError", "particle_flow", "run"]
+__all__ = ["ParticleState", "SimulationError", "particle_flow", "rho_h_particle_field", "run"]
 
 
 class SimulationError(MfDeriveError, FloatingPointError):
@@ -104,6 +105,51 @@ def particle_flow(flow: WassersteinFlow, data=None, values=None, dt=1e-2, chunk_
         return energy_fn(X, w, *data_args), jnp.mean(jnp.sum(b * b, axis=-1))
 
     return init_fn, step_fn, observe_fn
+
+
+def rho_h_particle_field(flow: RhoHFlow, weights, data=None):
+    r"""The particle reading of a transport-type :math:`(\rho,H)` system.
+
+    On :math:`\rho = \sum_i p_i\delta_{\theta_i}` with values :math:`H_i = H(\theta_i)`, the
+    characteristics of :math:`\partial_t\rho + \operatorname{div}(\rho w) = 0`,
+    :math:`\partial_t H + w\cdot\nabla H = -\frac{\delta G}{\delta H}` are
+    :math:`\theta_i' = w(\theta_i)`, :math:`H_i' = -\frac{\delta G}{\delta H}(\theta_i)`
+    (for the chaos system, the weighted gradient flow of Prop. 3.3).  The velocity and
+    :math:`\delta G/\delta H` are the flow's derived expressions, evaluated on the particles
+    (symbolic positions and values, fixed weights ``p`` and ``data``) and lambdified to JAX.
+    The velocity must not depend on :math:`\nabla H` (true for the chaos system).
+
+    Returns ``field(theta, h) -> (dtheta, dh)`` with ``theta`` of shape ``(n, d)`` (or ``(n,)``
+    for one variable) and ``h`` of shape ``(n,)``.
+    """
+    if not isinstance(flow, RhoHFlow) or flow.variant == "separated":
+        raise TypeError("rho_h_particle_field needs a transported or chaos RhoHFlow")
+    y, H = flow.point, flow.H
+    v = [sp.expand(vi) for vi in flow.v]
+    if any(vi.has(sp.Derivative(H(*y), yi)) for vi in v for yi in y):
+        raise ValueError(
+            "the velocity depends on the gradient of H: this system has no particle reading "
+            "with values H_i alone"
+        )
+    n, d = len(weights), len(y)
+    ts = [sp.symbols(f"theta{i}_0:{d}", real=True) for i in range(n)]
+    hs = sp.symbols(f"h0:{n}", real=True)
+    spec = {flow.rho: ([tuple(t) for t in ts], list(weights)), **dict(data or {})}
+    values = {H(*t): hv for t, hv in zip(ts, hs)}
+    rows = []
+    for field in (*v, -flow.Q):
+        e = evaluate(flow.nonlocal_(field), spec).xreplace(values)
+        rows.append([e.xreplace({**dict(zip(y, ts[i])), H(*y): hs[i]}) for i in range(n)])
+    flat = [c for t in ts for c in t]
+    f = sp.lambdify([flat, list(hs)], rows, "jax")
+
+    def field(theta, h):
+        th = jnp.reshape(theta, (n * d,))
+        out = [jnp.stack(r) for r in f(list(th), list(h))]
+        dtheta = jnp.stack(out[:d], axis=-1)
+        return (dtheta[:, 0] if jnp.ndim(theta) == 1 else dtheta), out[d]
+
+    return field
 
 
 _SCANNERS: dict = {}

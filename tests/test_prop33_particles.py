@@ -2,9 +2,9 @@
 weighted gradient flow θ_i' = −(1/p_i) ∂G/∂θ_i, H_i' = −(1/p_i) ∂G/∂H_i, and the energy
 drops by exactly the derived dissipation.
 
-The particle ODE comes from the engine (the chaos system's velocity w and −δG/δH,
-evaluated on the discrete ρ and a Gauss–Legendre rule on D = [−1, 1], then lambdified to
-JAX); the gradient comes from `jax.grad` of the particle energy written by hand."""
+The particle ODE comes from the engine (`rho_h_particle_field`: the chaos system's velocity w
+and −δG/δH evaluated on the discrete ρ and a Gauss–Legendre rule on D = [−1, 1], lambdified
+to JAX); the gradient comes from `jax.grad` of the particle energy written by hand."""
 
 import jax
 import jax.numpy as jnp
@@ -12,6 +12,7 @@ import numpy as np
 import sympy as sp
 
 import mfderive as mf
+from mfderive.simulate import rho_h_particle_field
 
 LAM = 0.1
 P = [sp.Rational(1, 2), sp.Rational(3, 10), sp.Rational(1, 5)]
@@ -28,19 +29,7 @@ G = mf.integral((mf.integral(H(th) * h(th, x), rho) - sp.sin(2 * x)) ** 2 / 2, D
 
 def derived_particle_ode():
     flow = mf.RhoHFlow(G, rho, H, "chaos")
-    (y,) = flow.point
-    w = sp.expand(flow.v[0])
-    assert not w.has(sp.Derivative(H(y), y))  # characteristics need no ∇H
-    n = len(P)
-    ts, hs = sp.symbols(f"t0:{n}", real=True), sp.symbols(f"h0:{n}", real=True)
-    spec = {rho: (list(ts), P), D: ([float(v) for v in NODES], [float(v) for v in QW])}
-    hvals = {H(t): hv for t, hv in zip(ts, hs)}
-    exprs = []
-    for field in (w, -flow.Q):
-        e = mf.evaluate(flow.nonlocal_(field), spec).xreplace(hvals)
-        exprs.append([e.xreplace({y: ts[i], H(y): hs[i]}) for i in range(n)])
-    f = sp.lambdify([ts, hs], exprs, "jax")
-    return lambda t, hh: tuple(jnp.stack(c) for c in f(list(t), list(hh)))
+    return rho_h_particle_field(flow, P, {D: ([float(v) for v in NODES], [float(v) for v in QW])})
 
 
 def particle_energy(t, hh):
@@ -86,3 +75,10 @@ def test_energy_drop_equals_integrated_dissipation():
     assert drop > 0.01  # the energy really moves
     # RK4 with dt = 1e-3: global error O(dt^4) ~ 1e-12, far below the 1e-10 tolerance
     assert abs(float(drop - A)) < 1e-10
+
+
+def test_transported_system_has_no_particle_reading():
+    import pytest
+
+    with pytest.raises(ValueError, match="gradient of H"):
+        rho_h_particle_field(mf.RhoHFlow(G, rho, H, "transported"), P, {D: (list(NODES), list(QW))})
