@@ -38,6 +38,7 @@ from .integrals import LocalIntegral, MeasureIntegral, entropy, integral, local,
 from .lions import lions_derivative
 from .measures import Data, Measure
 from .fields import euler_operator
+from .grids import Grid, GridError
 from .variation import first_variation, function_variation, second_variation
 
 __version__ = "0.1.0"
@@ -50,6 +51,7 @@ _LAZY = {
     "run": ("simulate", "run"),
     "rho_h_particle_field": ("simulate", "rho_h_particle_field"),
     "SimulationError": ("simulate", "SimulationError"),
+    "grid_flow": ("finite_volume", "grid_flow"),
 }
 
 
@@ -98,6 +100,9 @@ __all__ = [
     "run",
     "rho_h_particle_field",
     "SimulationError",
+    "Grid",
+    "GridError",
+    "grid_flow",
     "canonical",
     "equivalent",
     "MfDeriveError",

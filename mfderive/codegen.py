@@ -40,14 +40,15 @@ from sympy.core.function import AppliedUndef
 from .canonical import canonical
 from .errors import MfDeriveError
 from .integrals import LocalIntegral, MeasureIntegral
+from .grids import Grid, gradient
 from .measures import check_measure
 
 __all__ = ["compile", "CompileError"]
 
 
 class CompileError(MfDeriveError, ValueError):
-    """An expression that the particles backend cannot compile (an unknown function, a
-    density or local functional, a free symbol that was not declared)."""
+    """An expression that cannot be compiled (an unknown function, a density or local
+    functional of a measure without a grid, a free symbol that was not declared)."""
 
 
 _FUNCS = {
@@ -76,12 +77,13 @@ class _Arr:
 
 
 class _Compiler:
-    def __init__(self, bindings, params, tables, chunk_size, priority):
+    def __init__(self, bindings, params, tables, chunk_size, priority, densities=None):
         self.bind = dict(bindings)  # Symbol -> (source, column, _Axis, 1-d array)
         self.params = params  # Symbol -> scalar tracer
         self.tables = tables  # measure -> (atoms (N, d), weights (N,), source name)
         self.chunk = chunk_size
         self.priority = priority
+        self.densities = densities or {}  # grid measure -> (Grid, density values, grid shape)
         self.cache = {}
         self.counter = itertools.count()
         self.groups = {}
@@ -158,10 +160,7 @@ class _Compiler:
         if isinstance(e, MeasureIntegral):
             return self.integral(e)
         if isinstance(e, LocalIntegral):
-            raise CompileError(
-                f"{sp.sstr(e)} is a local functional of a density; the particles backend "
-                f"has no density to evaluate it on"
-            )
+            return self.local_integral(e)
         if isinstance(e, sp.Add):
             return self.add(e)
         if isinstance(e, sp.Mul):
@@ -173,6 +172,10 @@ class _Compiler:
         if isinstance(e, (sp.Max, sp.Min)):
             op = jnp.maximum if isinstance(e, sp.Max) else jnp.minimum
             return self.combine([self.ev(a) for a in e.args], lambda *v: _fold(op, v))
+        if isinstance(e, AppliedUndef) and self._grid_of(e) is not None:
+            return self.density(e, ())
+        if isinstance(e, sp.Derivative) and isinstance(e.expr, AppliedUndef) and self._grid_of(e.expr):
+            return self.density(e.expr, e.variable_count)
         if isinstance(e, AppliedUndef):
             raise CompileError(
                 f"{e} is an undefined function (a density or an unknown); substitute a "
@@ -271,8 +274,55 @@ class _Compiler:
         inner = self.child({v: (source, k, ax, atoms[:, k]) for k, v in enumerate(e.over)})
         return inner.contract(e, ax, weights)
 
+    # -- densities on a grid -------------------------------------------------------------
+    def _grid_of(self, f):
+        for M in self.densities:
+            if f.func == M.density:
+                return M
+        return None
+
+    def density(self, f, counts) -> _Arr:
+        """The density (or a finite-difference derivative of it) at grid-bound arguments."""
+        M = self._grid_of(f)
+        grid, values, _ = self.densities[M]
+        bound = [self.bind.get(a) for a in f.args]
+        ax = bound[0][2] if bound[0] else None
+        if any(b is None or b[0] != M.name or b[1] != j or b[2] != ax for j, b in enumerate(bound)):
+            raise CompileError(
+                f"{f} is the density of {M.name!r}, which lives on a grid: it can only be "
+                f"evaluated at the grid's cells (inside an integral against {M.name}, in a "
+                f"local functional of it, or with points_from={M.name})"
+            )
+        v = values
+        for var, n in counts:
+            j = f.args.index(var) if var in f.args else None
+            if j is None:
+                raise CompileError(f"cannot differentiate {f} by {var}, which is not one of its arguments")
+            for _ in range(int(n)):
+                v = gradient(v, grid, j)
+        return _Arr(jnp.reshape(v, (grid.size,)), (ax,))
+
+    def local_integral(self, e) -> _Arr:
+        """Midpoint rule over the grid's cells: Σ_j L(x_j, m_j, ∇_h m_j) |C|."""
+        M = e.measure
+        if M not in self.densities:
+            raise CompileError(
+                f"{sp.sstr(e)} is a local functional of the density of {M.name!r}; pass "
+                f"grids={{{M.name}: Grid(...)}} to mf.compile to evaluate it on a grid (an "
+                f"empirical measure has no density)"
+            )
+        grid = self.densities[M][0]
+        atoms = self.tables[M][0]
+        ax = self.new_axis(M.name, grid.size)
+        inner = self.child({v: (M.name, k, ax, atoms[:, k]) for k, v in enumerate(e.over)})
+        g = inner.ev(e.integrand)
+        if ax not in g.axes:
+            return _Arr(g.value * grid.vol * grid.size, g.axes)
+        res = jnp.sum(g.value, axis=g.axes.index(ax)) * grid.vol
+        return _Arr(res, tuple(a for a in g.axes if a != ax))
+
     def child(self, extra):
-        c = _Compiler({**self.bind, **extra}, self.params, self.tables, self.chunk, self.priority)
+        c = _Compiler({**self.bind, **extra}, self.params, self.tables, self.chunk, self.priority, self.densities)
         c.cache, c.counter, c.groups = self.cache, self.counter, self.groups
         return c
 
@@ -408,8 +458,9 @@ def _outputs(comp, exprs, ax, single):
     return outs[0] if single else jnp.stack(outs, axis=-1)
 
 
-def compile(exprs, measures, at=None, params=(), points_from=None, chunk_size=None, jit=True):
-    r"""Compile SymPy expressions with integrals into one JAX function on particles.
+def compile(exprs, measures, at=None, params=(), points_from=None, chunk_size=None, jit=True,
+            grids=None):
+    r"""Compile SymPy expressions with integrals into one JAX function on particles or grids.
 
     Parameters
     ----------
@@ -428,11 +479,20 @@ def compile(exprs, measures, at=None, params=(), points_from=None, chunk_size=No
         ``chunk_size`` × (the other axis); point-independent values are computed once.
     jit : bool
         Return ``jax.jit`` of the function (default).
+    grids : dict ``{Measure: Grid}``, optional
+        The **grid backend** for these measures: such a measure is passed as one array, its
+        density's cell averages (the grid's shape), instead of atoms and weights.  Integrals
+        against it are midpoint sums over the cells (order :math:`h^2`), its density
+        :math:`m(y)` and derivatives (second-order finite differences) may appear in local
+        functionals and, with ``points_from`` it, at the point; entropy and
+        :math:`\int m^2` terms therefore compile.  With ``points_from`` a grid measure the
+        result has the grid's shape (``+ (K,)``).
 
     Returns
     -------
-    ``fn(*[atoms_i, weights_i for each measure], [points], *params)`` returning an array
-    of shape ``(P,)`` / ``(P, K)`` with ``at``, scalar / ``(K,)`` without.
+    ``fn(*[atoms_i, weights_i (or density values) for each measure], [points], *params)``
+    returning an array of shape ``(P,)`` / ``(P, K)`` with ``at``, scalar / ``(K,)``
+    without.
     """
     single = not isinstance(exprs, (list, tuple, sp.MatrixBase))
     exprs = [exprs] if single else list(exprs)
@@ -445,24 +505,45 @@ def compile(exprs, measures, at=None, params=(), points_from=None, chunk_size=No
     if points_from is not None and (at is None or points_from not in measures):
         raise CompileError("points_from needs at= and must be one of the compiled measures")
     params = tuple(params)
+    grids = dict(grids or {})
+    for m, g in grids.items():
+        if m not in measures or not isinstance(g, Grid):
+            raise CompileError(f"grids= maps compiled measures to Grid objects; got {m!r}: {g!r}")
+        if g.dim != m.dim:
+            raise CompileError(f"the grid for {m.name!r} has {g.dim} axes; the measure has {m.dim} variables")
+    if grids and chunk_size:
+        raise CompileError("chunk_size is for particles; a grid's cells are evaluated at once")
     groups = _groups(exprs)
     priority = {m.name: i for i, m in enumerate(measures)}
     priority["points"] = -1
 
+    centres = {m: jnp.asarray(g.centres) for m, g in grids.items()}
+
     def fn(*args):
-        k = 2 * len(measures)
+        k = sum(1 if m in grids else 2 for m in measures)
         if len(args) < k:
-            raise CompileError(f"expected {k} measure arrays (atoms, weights per measure), got {len(args)}")
-        tables = {}
-        for i, m in enumerate(measures):
-            atoms = jnp.asarray(args[2 * i])
+            raise CompileError(
+                f"expected {k} measure arrays (atoms and weights per measure, density values "
+                f"per grid measure), got {len(args)}"
+            )
+        tables, densities, args = {}, {}, list(args)
+        for m in measures:
+            if m in grids:
+                g = grids[m]
+                vals = jnp.asarray(args.pop(0))
+                if vals.shape != g.shape:
+                    raise CompileError(f"density values of {m.name!r} must have the grid's shape {g.shape}, got {vals.shape}")
+                densities[m] = (g, vals, g.shape)
+                tables[m] = (centres[m].astype(vals.dtype), jnp.reshape(vals, (g.size,)) * g.vol, m.name)
+                continue
+            atoms = jnp.asarray(args.pop(0))
             if atoms.ndim == 1 and m.dim == 1:
                 atoms = atoms[:, None]
             if atoms.ndim != 2 or atoms.shape[1] != m.dim:
                 raise CompileError(f"atoms of {m.name!r} must have shape (N, {m.dim}), got {atoms.shape}")
-            tables[m] = (atoms, jnp.asarray(args[2 * i + 1]), m.name)
-        rest = list(args[k:])
-        comp = _Compiler({}, {}, tables, chunk_size, priority)
+            tables[m] = (atoms, jnp.asarray(args.pop(0)), m.name)
+        rest = args
+        comp = _Compiler({}, {}, tables, chunk_size, priority, densities)
         comp.groups = groups
         pts = src = None
         if at is not None:
@@ -477,6 +558,9 @@ def compile(exprs, measures, at=None, params=(), points_from=None, chunk_size=No
         comp.params = dict(zip(params, rest))
         if pts is None:
             return _outputs(comp, exprs, None, single)
+        if points_from in grids:
+            out = _at_points(comp, exprs, at, pts, src, single)
+            return jnp.reshape(out, grids[points_from].shape + out.shape[1:])
         if not chunk_size or pts.shape[0] <= chunk_size:
             return _at_points(comp, exprs, at, pts, src, single)
         # Blocks of points: values that do not depend on the point (f_mu(x), ...) are

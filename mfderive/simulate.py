@@ -155,6 +155,12 @@ def rho_h_particle_field(flow: RhoHFlow, weights, data=None):
 _SCANNERS: dict = {}
 
 
+def _finite(state):
+    """All floating-point leaves of a state finite (keys and counters skipped)."""
+    leaves = [x for x in jax.tree_util.tree_leaves(state) if jnp.issubdtype(x.dtype, jnp.inexact)]
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves])) if leaves else jnp.array(True)
+
+
 def _scanner(step_fn, observe_fn, record_every):
     """The jitted ``lax.scan`` over recording blocks (cached: one compile per shape)."""
     key = (step_fn, observe_fn, record_every)
@@ -163,7 +169,7 @@ def _scanner(step_fn, observe_fn, record_every):
         def block(s, _):
             s = jax.lax.fori_loop(0, record_every, lambda i, c: step_fn(c), s)
             obs = observe_fn(s) if observe_fn is not None else ()
-            return s, (s.step, jnp.all(jnp.isfinite(s.particles)), obs)
+            return s, (s.step, _finite(s), obs)
 
         _SCANNERS[key] = jax.jit(
             lambda s, n: jax.lax.scan(block, s, None, length=n), static_argnums=1
@@ -173,8 +179,10 @@ def _scanner(step_fn, observe_fn, record_every):
 
 def run(step_fn, state, steps: int, observe_fn=None, record_every: int = 1, progress: bool = False):
     """Advance ``state`` by ``steps`` steps in ``lax.scan``; record ``observe_fn`` every
-    ``record_every`` steps.  Returns ``(state, trace)`` with ``trace`` a dict of arrays
-    (``step``, and ``energy``, ``dissipation`` when ``observe_fn`` is given).
+    ``record_every`` steps.  Returns ``(state, trace)`` with ``trace`` a dict of arrays:
+    ``step``, and what ``observe_fn`` returns — a dict (its keys), or a pair read as
+    ``energy``, ``dissipation``.  Works for any state with a ``step`` field (particles,
+    grids, games).
 
     With ``progress=True`` the scan runs in up to 20 segments and prints after each.
     Raises :class:`SimulationError` at the first non-finite recorded value or state."""
@@ -197,9 +205,13 @@ def run(step_fn, state, steps: int, observe_fn=None, record_every: int = 1, prog
     finite = np.concatenate([np.asarray(o[1]) for o in outs])
     trace = {"step": step}
     if observe_fn is not None:
-        trace["energy"] = np.concatenate([np.asarray(o[2][0]) for o in outs])
-        trace["dissipation"] = np.concatenate([np.asarray(o[2][1]) for o in outs])
-        finite = finite & np.isfinite(trace["energy"]) & np.isfinite(trace["dissipation"])
+        first = outs[0][2]
+        names = list(first) if isinstance(first, dict) else ["energy", "dissipation"]
+        for i, name in enumerate(names):
+            trace[name] = np.concatenate(
+                [np.asarray(o[2][name] if isinstance(first, dict) else o[2][i]) for o in outs]
+            )
+            finite = finite & np.all(np.isfinite(trace[name]).reshape(len(finite), -1), axis=1)
     if not finite.all():
         k = int(step[np.argmin(finite)])
         raise SimulationError(
