@@ -30,6 +30,7 @@ from .errors import (
 )
 from .evaluate import Density, evaluate
 from .flows import NoParticleReadingError, RhoHFlow, UnbalancedFlow, WassersteinFlow
+from .games import ZeroSumGame
 from .gibbs import GaussianFixedPoint, GibbsFixedPoint, gibbs
 from .hierarchy import MomentHierarchy
 from .identities import DissipationIdentity, Verification, dissipation_identity
@@ -50,8 +51,11 @@ _LAZY = {
     "particle_flow": ("simulate", "particle_flow"),
     "run": ("simulate", "run"),
     "rho_h_particle_field": ("simulate", "rho_h_particle_field"),
+    "rho_h_flow": ("simulate", "rho_h_flow"),
     "SimulationError": ("simulate", "SimulationError"),
     "grid_flow": ("finite_volume", "grid_flow"),
+    "birth_death_flow": ("birth_death", "birth_death_flow"),
+    "ascent_descent": ("game_particles", "ascent_descent"),
 }
 
 
@@ -99,10 +103,14 @@ __all__ = [
     "particle_flow",
     "run",
     "rho_h_particle_field",
+    "rho_h_flow",
     "SimulationError",
     "Grid",
     "GridError",
     "grid_flow",
+    "birth_death_flow",
+    "ZeroSumGame",
+    "ascent_descent",
     "canonical",
     "equivalent",
     "MfDeriveError",

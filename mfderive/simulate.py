@@ -30,7 +30,10 @@ from .evaluate import evaluate
 from .flows import RhoHFlow, WassersteinFlow
 from .integrals import LocalIntegral
 
-__all__ = ["ParticleState", "SimulationError", "particle_flow", "rho_h_particle_field", "run"]
+__all__ = [
+    "ParticleState", "RhoHState", "SimulationError", "particle_flow", "rho_h_flow",
+    "rho_h_particle_field", "run",
+]
 
 
 class SimulationError(MfDeriveError, FloatingPointError):
@@ -149,7 +152,70 @@ def rho_h_particle_field(flow: RhoHFlow, weights, data=None):
         dtheta = jnp.stack(out[:d], axis=-1)
         return (dtheta[:, 0] if jnp.ndim(theta) == 1 else dtheta), out[d]
 
+    field.energy = _particle_energy(flow, ts, hs, spec, values)
     return field
+
+
+def _particle_energy(flow, ts, hs, spec, values):
+    """G on the particles, lambdified like the field."""
+    d = len(flow.point)
+    G = evaluate(flow.energy, spec).xreplace(values)
+    g = sp.lambdify([[c for t in ts for c in t], list(hs)], G, "jax")
+    return lambda theta, h: g(list(jnp.reshape(theta, (len(hs) * d,))), list(h))
+
+
+@jax.tree_util.register_dataclass
+@dataclass
+class RhoHState:
+    """Particle positions ``theta`` (``(n,)`` or ``(n, d)``), values ``h`` (``(n,)``),
+    the time step (state, so that one compiled step serves every ``dt``), the time and the
+    step count."""
+
+    theta: jax.Array
+    h: jax.Array
+    dt: jax.Array
+    t: jax.Array
+    step: jax.Array
+
+
+def rho_h_flow(flow: RhoHFlow, weights, data=None, dt=1e-2):
+    r"""``(init_fn, step_fn, observe_fn)`` for the particle reading of a chaos (or other
+    transport-type) :math:`(\rho,H)` system with fixed weights ``p`` (classical RK4 on the
+    field of :func:`rho_h_particle_field`).
+
+    ``init_fn(theta, h, dt=None)`` → :class:`RhoHState` (``dt`` overrides the default
+    step; the compiled step is shared); ``observe_fn(state)`` → dict with
+    ``energy`` :math:`G` and ``dissipation`` :math:`\sum_i p_i(|\theta_i'|^2 + h_i'^2)`,
+    the rate of Prop. 3.3 on the particles.
+    """
+    field = rho_h_particle_field(flow, weights, data)
+    p = jnp.asarray([float(w) for w in weights])
+    default_dt = float(dt)
+
+    def init_fn(theta, h, dt=None):
+        theta, h = jnp.asarray(theta), jnp.asarray(h)
+        if h.shape != (len(p),) or theta.shape[0] != len(p):
+            raise ValueError(f"theta and h must have {len(p)} rows (one per weight), got {theta.shape}, {h.shape}")
+        step = jnp.asarray(default_dt if dt is None else float(dt), h.dtype)
+        return RhoHState(theta, h, step, jnp.zeros((), h.dtype), jnp.zeros((), jnp.int32))
+
+    def step_fn(s: RhoHState) -> RhoHState:
+        y, dt = (s.theta, s.h), s.dt
+        add = lambda a, b, c: jax.tree_util.tree_map(lambda u, v: u + c * v, a, b)  # noqa: E731
+        k1 = field(*y)
+        k2 = field(*add(y, k1, dt / 2))
+        k3 = field(*add(y, k2, dt / 2))
+        k4 = field(*add(y, k3, dt))
+        inc = jax.tree_util.tree_map(lambda a, b, c, e: (a + 2 * b + 2 * c + e) / 6, k1, k2, k3, k4)
+        theta, h = add(y, inc, dt)
+        return RhoHState(theta, h, s.dt, s.t + dt, s.step + 1)
+
+    def observe_fn(s: RhoHState):
+        dth, dh = field(s.theta, s.h)
+        sq = dth**2 if dth.ndim == 1 else jnp.sum(dth**2, -1)
+        return {"energy": field.energy(s.theta, s.h), "dissipation": jnp.sum(p * (sq + dh**2))}
+
+    return init_fn, step_fn, observe_fn
 
 
 _SCANNERS: dict = {}
@@ -161,19 +227,21 @@ def _finite(state):
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves])) if leaves else jnp.array(True)
 
 
-def _scanner(step_fn, observe_fn, record_every):
-    """The jitted ``lax.scan`` over recording blocks (cached: one compile per shape)."""
-    key = (step_fn, observe_fn, record_every)
+def _scanner(step_fn, observe_fn):
+    """The jitted ``lax.scan`` over recording blocks (cached per step/observe pair; the
+    block length is a traced value, so changing ``record_every`` does not recompile)."""
+    key = (step_fn, observe_fn)
     if key not in _SCANNERS:
 
-        def block(s, _):
-            s = jax.lax.fori_loop(0, record_every, lambda i, c: step_fn(c), s)
-            obs = observe_fn(s) if observe_fn is not None else ()
-            return s, (s.step, _finite(s), obs)
+        def scan(s, every, n):
+            def block(s, _):
+                s = jax.lax.fori_loop(0, every, lambda i, c: step_fn(c), s)
+                obs = observe_fn(s) if observe_fn is not None else ()
+                return s, (s.step, _finite(s), obs)
 
-        _SCANNERS[key] = jax.jit(
-            lambda s, n: jax.lax.scan(block, s, None, length=n), static_argnums=1
-        )
+            return jax.lax.scan(block, s, None, length=n)
+
+        _SCANNERS[key] = jax.jit(scan, static_argnums=2)
     return _SCANNERS[key]
 
 
@@ -191,10 +259,10 @@ def run(step_fn, state, steps: int, observe_fn=None, record_every: int = 1, prog
     n_rec = steps // record_every
     segments = min(20, n_rec) if progress else 1
     sizes = [n_rec // segments + (1 if i < n_rec % segments else 0) for i in range(segments)]
-    scan = _scanner(step_fn, observe_fn, record_every)
+    scan = _scanner(step_fn, observe_fn)
     outs = []
     for i, n in enumerate(sizes):
-        state, out = scan(state, n)
+        state, out = scan(state, jnp.int32(record_every), n)
         outs.append(out)
         if progress:
             done = sum(sizes[: i + 1]) * record_every
