@@ -56,6 +56,7 @@ _LAZY = {
     "grid_flow": ("finite_volume", "grid_flow"),
     "birth_death_flow": ("birth_death", "birth_death_flow"),
     "ascent_descent": ("game_particles", "ascent_descent"),
+    "entropic_jko": ("jko", "entropic_jko"),
 }
 
 
@@ -111,6 +112,7 @@ __all__ = [
     "birth_death_flow",
     "ZeroSumGame",
     "ascent_descent",
+    "entropic_jko",
     "canonical",
     "equivalent",
     "MfDeriveError",
