@@ -212,7 +212,7 @@ def _check_over(over, measure: _MeasureBase) -> tuple[sp.Symbol, ...]:
             raise InvalidVariablesError(f"over= must hold SymPy Symbols; {v!r} is not one")
         owners = owners_of(v)
         if owners and measure._key not in owners:
-            others = ", ".join(sorted(name for _, name in owners))
+            others = ", ".join(sorted({o[1] for o in owners}))
             raise InvalidVariablesError(
                 f"over= symbol {v} belongs to {others}, not to {measure.name!r}; "
                 f"integrate against {measure.name!r} over its own variables or a point "

@@ -28,15 +28,15 @@ __all__ = ["Measure", "Data", "as_point", "check_measure", "check_differentiable
 # Which measures a symbol was introduced by (as a variable or a point).  Used to
 # reject ``integral(expr, mu, over=(x,))`` when ``x`` is a variable of the data
 # measure: an integration variable must belong to the measure or be unowned.
-_OWNERS: dict[sp.Symbol, set[tuple[str, str]]] = {}
+_OWNERS: dict[sp.Symbol, set[tuple]] = {}
 
 
 def _own(symbol: sp.Symbol, owner: "_MeasureBase") -> None:
     _OWNERS.setdefault(symbol, set()).add(owner._key)
 
 
-def owners_of(symbol: sp.Symbol) -> set[tuple[str, str]]:
-    """The (kind, name) pairs of the measures that introduced ``symbol``."""
+def owners_of(symbol: sp.Symbol) -> set[tuple]:
+    """The (kind, name, variables) keys of the measures that introduced ``symbol``."""
     return _OWNERS.get(symbol, set())
 
 
@@ -75,7 +75,7 @@ class _MeasureBase(sp.Atom):
         obj = super().__new__(cls)
         obj._name = name
         obj._variables = variables
-        obj._key = (cls._kind, name)
+        obj._key = (cls._kind, name, variables)  # same name, other variables: another measure
         for v in variables:
             _own(v, obj)
         return obj

@@ -13,9 +13,10 @@ from helpers import gaussian_cells
 
 import mfderive as mf
 
-x, z = sp.symbols("x z", real=True)
+x = sp.Symbol("x", real=True)
 x1, x2 = sp.symbols("x1 x2", real=True)
 mu = mf.Measure("mu", (x,))
+(z,) = mu.point("z")  # a second point of mu, for interaction energies
 mu2 = mf.Measure("mu", (x1, x2))
 
 
