@@ -37,18 +37,3 @@ def close(a, b, tol):
     a, b = complex(sp.N(a, 30)), complex(sp.N(b, 30))
     return abs(a - b) <= tol * max(1.0, abs(b))
 
-
-def gaussian_cells(grid, mean, var):
-    """Exact cell averages of the product Gaussian N(mean, diag(var)) on a cell-centred
-    grid, from differences of erfc (accurate in both tails)."""
-    import numpy as np
-    from scipy.special import erfc
-
-    out = 1.0
-    for k, (lo, hi, n) in enumerate(zip(grid.lower, grid.upper, grid.shape)):
-        edges = np.linspace(lo, hi, n + 1)
-        z = (edges - mean[k]) / np.sqrt(2 * var[k])
-        left, right = np.diff(0.5 * erfc(-z)), -np.diff(0.5 * erfc(z))
-        avg = np.where(grid.axes[k] < mean[k], left, right) / grid.h[k]
-        out = np.multiply.outer(out, avg) if k else avg
-    return out

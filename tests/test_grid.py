@@ -9,7 +9,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import sympy as sp
-from helpers import gaussian_cells
 
 import mfderive as mf
 
@@ -52,14 +51,14 @@ def test_grid_density_derivatives_are_second_order():
     for n in (80, 160, 320):
         g = mf.Grid(-5, 5, n)
         fn = mf.compile(fisher, [mu], grids={mu: g})
-        errs.append(abs(float(fn(jnp.asarray(gaussian_cells(g, [0.2], [v])))) - 1 / v))
+        errs.append(abs(float(fn(jnp.asarray(g.gaussian([0.2], [v])))) - 1 / v))
         hs.append(g.h[0])
     assert 1.8 < order(hs, errs) < 2.3, errs
 
 
 def test_grid_2d_integrals_match_exact_moments():
     g = mf.Grid((-6, -6), (6, 6), (96, 96))
-    m = jnp.asarray(gaussian_cells(g, [0.5, -1.0], [0.4, 0.9]))
+    m = jnp.asarray(g.gaussian([0.5, -1.0], [0.4, 0.9]))
     fn = mf.compile([mf.integral(x1 * x2, mu2), mf.integral(x2**2, mu2)], [mu2], grids={mu2: g})
     # midpoint rule on cell averages of a smooth density: error O(h²) = O(0.016), h² ≈ 0.016
     np.testing.assert_allclose(fn(m), [-0.5, 1.9], atol=0.02)
@@ -71,10 +70,10 @@ def _ou_1d(n, T=1.0, sigma=1.0, m0=1.0, v0=0.25):
     # parabolic stability: dt·(σ²/2)/h² ≤ 1/2; take 0.4
     steps = int(np.ceil(T / (0.4 * g.h[0] ** 2 / (sigma**2 / 2))))
     init, step, obs = mf.grid_flow(flow, g, dt=T / steps)
-    st0 = init(gaussian_cells(g, [m0], [v0]))
+    st0 = init(g.gaussian([m0], [v0]))
     st, tr = mf.run(step, st0, steps, obs, record_every=steps)
     mT, vT = m0 * np.exp(-T), v0 * np.exp(-2 * T) + sigma**2 / 2 * (1 - np.exp(-2 * T))
-    err = float(g.integrate(np.abs(np.asarray(st.density) - gaussian_cells(g, [mT], [vT]))))
+    err = float(g.integrate(np.abs(np.asarray(st.density) - g.gaussian([mT], [vT]))))
     return g, st0, st, tr, err
 
 
@@ -102,9 +101,9 @@ def test_fv_ou_2d_second_order():
         g = mf.Grid((-4, -4), (4, 4), (n, n))
         steps = int(np.ceil(T / (0.2 * g.h[0] ** 2 / 0.5 / 2)))  # 2-D: dt·D·(2/h²) ≤ 1/2
         init, step, obs = mf.grid_flow(flow, g, dt=T / steps)
-        st0 = init(gaussian_cells(g, m0, v0))
+        st0 = init(g.gaussian(m0, v0))
         st, tr = mf.run(step, st0, steps, obs, record_every=steps)
-        errs.append(float(g.integrate(np.abs(np.asarray(st.density) - gaussian_cells(g, mT, vT)))))
+        errs.append(float(g.integrate(np.abs(np.asarray(st.density) - g.gaussian(mT, vT)))))
         hs.append(g.h[0])
         assert abs(tr["mass"][-1] - float(g.integrate(st0.density))) < 1e-12
         assert tr["min_density"][-1] > 0
@@ -151,7 +150,7 @@ def test_fv_energy_decays_at_the_recorded_dissipation_rate():
     g = mf.Grid(-4, 5, 90)
     dt = 0.4 * g.h[0] ** 2 / 0.32 / 4
     init, step, obs = mf.grid_flow(flow, g, dt=dt)
-    m0 = gaussian_cells(g, [-1.0], [0.3])
+    m0 = g.gaussian([-1.0], [0.3])
     st0 = init(m0 / g.integrate(m0))
     gaps, intervals = [], []
     for k in (4, 8, 16):
@@ -169,19 +168,19 @@ def test_fv_aggregation_diffusion_reaches_the_gibbs_fixed_point():
     # matches it to O(h²)
     F = mf.integral((x - 1) ** 2 / 2, mu) + mf.integral(mf.integral((x - z) ** 2, mu, over=(z,)), mu) / 4
     flow = mf.WassersteinFlow(F, mu, noise=sp.Integer(1))
-    (sol,) = mf.gibbs(flow).gaussian().solve()
     fp = mf.gibbs(flow).gaussian()
+    (sol,) = fp.solve()
     M, S = float(sol[fp.mean]), float(sol[fp.variance])
     errs = []
     for n in (40, 80):
         g = mf.Grid(-2, 4, n)
         steps = int(np.ceil(10.0 / (0.4 * g.h[0] ** 2 / 0.5)))
         init, step, obs = mf.grid_flow(flow, g, dt=10.0 / steps)
-        m0 = gaussian_cells(g, [-0.5], [0.5])
+        m0 = g.gaussian([-0.5], [0.5])
         with pytest.raises(mf.GridError, match="mass"):  # 1.7% of it lies outside the box
             init(m0)
         st, _ = mf.run(step, init(m0 / g.integrate(m0)), steps)
-        errs.append(float(g.integrate(np.abs(np.asarray(st.density) - gaussian_cells(g, [M], [S])))))
+        errs.append(float(g.integrate(np.abs(np.asarray(st.density) - g.gaussian([M], [S])))))
     assert errs[1] < 0.01 and 3.0 < errs[0] / errs[1] < 5.0, errs  # order 2: ratio 4
 
 

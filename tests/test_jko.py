@@ -4,7 +4,6 @@ the exact OU solution, and stable in the log domain where exp(−C/ε) underflow
 import numpy as np
 import pytest
 import sympy as sp
-from helpers import gaussian_cells
 
 import mfderive as mf
 
@@ -15,7 +14,7 @@ GRID = mf.Grid(-5, 5, 200)
 
 
 def start():
-    q = gaussian_cells(GRID, [1.0], [0.25])
+    q = GRID.gaussian([1.0], [0.25])
     return q / GRID.integrate(q)
 
 
@@ -29,7 +28,7 @@ def test_entropic_jko_is_first_order_in_tau():
         st, tr = mf.run(step, init(start()), n, obs, record_every=1)
         assert tr["marginal_error"].max() < 1e-3  # the inner problem is solved
         assert np.all(np.diff(tr["energy"]) < 0)  # each step decreases E (a minimising movement)
-        errs.append(float(GRID.integrate(np.abs(np.asarray(st.density) - gaussian_cells(GRID, [mT], [vT])))))
+        errs.append(float(GRID.integrate(np.abs(np.asarray(st.density) - GRID.gaussian([mT], [vT])))))
     slope = np.polyfit(np.log(taus), np.log(errs), 1)[0]
     # implicit Euler: order 1 (measured 0.94 at T = 1)
     assert 0.8 < slope < 1.3, (slope, errs)
