@@ -85,7 +85,7 @@ class Grid:
         return self.vol * values.sum(axis=tuple(range(-self.dim, 0)))
 
     def gaussian(self, mean, var):
-        """Exact cell averages of the product Gaussian :math:`N(\text{mean}, \operatorname{diag}(\text{var}))`
+        r"""Exact cell averages of the product Gaussian :math:`N(\text{mean}, \operatorname{diag}(\text{var}))`
         (from differences of ``erfc``, accurate in both tails) — initial data and exact
         solutions for checks."""
         from scipy.special import erfc
