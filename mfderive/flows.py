@@ -61,6 +61,20 @@ class FieldEquation:
     coefficient: sp.Expr
 
 
+def log_density_split(phi, m):
+    r"""``(kappa, rest)`` with :math:`\phi = \kappa\log m + \text{rest}`, ``kappa`` free of
+    ``m`` and ``rest`` free of :math:`\log m` (it may still contain ``m``, e.g. a porous-medium
+    term) — or ``None`` when :math:`\phi` is not linear in :math:`\log m` (:math:`m\log m`, ...).  The entropy part of a
+    first variation: read as noise (SDE), as a Gibbs exponent, or as the explicit part of a
+    KL proximal step."""
+    L = sp.Dummy("L")
+    lin = sp.expand(phi).xreplace({sp.log(m): L})
+    kappa = sp.diff(lin, L)
+    if kappa.has(L) or kappa.has(m):
+        return None
+    return kappa, sp.expand(lin - kappa * L)
+
+
 def _dot(a, b):
     return sp.Add(*[ai * bi for ai, bi in zip(a, b)])
 
@@ -194,18 +208,15 @@ class WassersteinFlow(Flow):
         :math:`\sigma = \sqrt{2\kappa}`; the drift is minus the gradient of the rest.
         """
         m = self.mu.density(*self.point)
-        terms = sp.Add.make_args(sp.expand(self.potential))
-        dens = sp.Add(*[t for t in terms if t.has(m)])
-        rest = sp.Add(*[t for t in terms if not t.has(m)])
-        L = sp.Dummy("L")
-        lin = dens.xreplace({sp.log(m): L})
-        kappa = sp.diff(lin, L)
-        if lin.has(m) or kappa.has(L) or kappa.has(m):
+        split = log_density_split(self.potential, m)
+        if split is None or split[1].has(m):
+            dens = sp.Add(*[t for t in sp.Add.make_args(sp.expand(self.potential)) if t.has(m)])
             raise NoParticleReadingError(
                 f"dE/dm contains the density term {sp.sstr(dens)}, which is not "
                 f"kappa*log(m): a nonlinear diffusion (e.g. porous medium) has no SDE "
                 f"reading with independent Brownian particles"
             )
+        kappa, rest = split
         drift = sp.Matrix([-self.nonlocal_(g) for g in grad(rest, self.point)])
         sigma = sp.sqrt(2 * kappa)
         if at is not None:

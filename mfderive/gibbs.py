@@ -21,7 +21,7 @@ from __future__ import annotations
 import sympy as sp
 
 from .errors import MfDeriveError
-from .flows import WassersteinFlow
+from .flows import WassersteinFlow, log_density_split
 from .integrals import MeasureIntegral, integral_atoms, local, substitute
 
 __all__ = ["GibbsFixedPoint", "GaussianFixedPoint", "gibbs"]
@@ -49,15 +49,13 @@ class GibbsFixedPoint:
         phi = flow.nonlocal_(flow.potential)  # δV^σ/δm(y)
         self.condition = sp.Eq(phi, self.constant)
         m = mu.density(*y)
-        L = sp.Dummy("L")
-        lin = sp.expand(phi).xreplace({sp.log(m): L})
-        kappa = sp.diff(lin, L)
-        if lin.has(m) or kappa.has(L) or kappa.free_symbols & set(y):
+        split = log_density_split(phi, m)
+        if split is None or split[1].has(m) or split[0].free_symbols & set(y):
             raise MfDeriveError(
                 f"the first-order condition {sp.sstr(self.condition)} is not linear in "
                 f"log m(y) with a constant coefficient; no Gibbs form"
             )
-        rest = sp.expand(lin - kappa * L)
+        kappa, rest = split
         # log m = (C - rest)/kappa; drop additive constants (they go into Z)
         exponent = sp.Add(
             *[t for t in sp.Add.make_args(sp.expand(-rest / kappa)) if t.free_symbols & set(y)]

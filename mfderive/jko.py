@@ -33,7 +33,7 @@ import sympy as sp
 from jax.scipy.special import logsumexp
 
 from .codegen import compile as compile_expr
-from .flows import WassersteinFlow
+from .flows import WassersteinFlow, log_density_split
 from .grids import Grid, GridError
 
 __all__ = ["JKOState", "entropic_jko"]
@@ -50,16 +50,6 @@ class JKOState:
     marginal_error: jax.Array
     t: jax.Array
     step: jax.Array
-
-
-def _split_entropy(xi, m):
-    """``(kappa, rest)`` with ``xi = kappa*log(m) + rest`` and ``rest`` free of ``log m``."""
-    L = sp.Dummy("L")
-    lin = sp.expand(xi).xreplace({sp.log(m): L})
-    kappa = sp.diff(lin, L)
-    if kappa.has(L) or kappa.has(m) or not kappa.is_number:
-        raise ValueError(f"the entropic JKO needs dE/dm = kappa*log(m) + rest, got {sp.sstr(xi)}")
-    return float(kappa), sp.expand(lin - kappa * L)
 
 
 def entropic_jko(flow: WassersteinFlow, grid: Grid, tau, epsilon, iterations=200,
@@ -86,7 +76,10 @@ def entropic_jko(flow: WassersteinFlow, grid: Grid, tau, epsilon, iterations=200
     data = dict(data or {})
     mu, y = flow.mu, flow.point
     xi = flow.nonlocal_(flow.potential).subs(values)
-    kappa, rest = _split_entropy(xi, mu.density(*y))
+    split = log_density_split(xi, mu.density(*y))
+    if split is None or not split[0].is_number:
+        raise ValueError(f"the entropic JKO needs dE/dm = kappa*log(m) + rest with a constant kappa, got {sp.sstr(xi)}")
+    kappa, rest = float(split[0]), split[1]
     measures = [mu, *data]
     data_args = [jnp.asarray(a) for pts_w in data.values() for a in pts_w]
     grids = {mu: grid}
