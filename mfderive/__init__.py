@@ -14,6 +14,12 @@ The derive layer (SymPy):
   divergence), :func:`gibbs` (Prop. 6), :class:`MomentHierarchy` (Lemma 3.2),
   :func:`stationary_gap` ((4.5), (4.8)).
 
+The numeric layers (JAX, loaded on first use): :func:`compile` (particles, or grids with
+:class:`Grid`), and simulators returning ``(init, step, observe)`` for :func:`run`:
+:func:`particle_flow`, :func:`grid_flow` (finite volumes), :func:`entropic_jko`,
+:func:`birth_death_flow` (WFR), :func:`ascent_descent` (:class:`ZeroSumGame`),
+:func:`rho_h_flow`.
+
 Every error raised on bad input is an :class:`MfDeriveError` (see :mod:`mfderive.errors`).
 """
 

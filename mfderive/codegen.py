@@ -1,4 +1,4 @@
-r"""Compile derived expressions to jitted JAX functions on particles.
+r"""Compile derived expressions to jitted JAX functions on particles or grids.
 
 ``mf.compile(exprs, measures=[mu, nu], at=y)`` turns SymPy expressions containing
 integrals against ``mu`` (an empirical measure: atoms ``(N, d)`` and weights ``(N,)``)
@@ -24,6 +24,11 @@ How the code is generated:
   derivative) become one matrix product with the stacked :math:`c_k`.
 * **Chunking.** With ``chunk_size``, an integral over more atoms than that is accumulated
   block by block in a ``lax.scan``, so N×M temporaries never exist at once.
+* **Grids.** With ``grids={mu: Grid(...)}`` the measure is its density's cell averages: the
+  cell centres are its atoms and :math:`m_j|C|` its weights (midpoint rule, order
+  :math:`h^2`), the density :math:`m(y)` and its second-order finite differences are
+  available at the cells, and local functionals (entropy, :math:`\int m^2`, Fisher
+  information) are midpoint sums.
 """
 
 from __future__ import annotations
