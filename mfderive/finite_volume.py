@@ -82,7 +82,8 @@ def fv_rhs(m, xi, grid: Grid, theta=1.5):
     return dm, diss * grid.vol, umax
 
 
-def grid_flow(flow: WassersteinFlow, grid: Grid, data=None, values=None, dt=1e-3, theta=1.5):
+def grid_flow(flow: WassersteinFlow, grid: Grid, data=None, values=None, dt=1e-3, theta=1.5,
+              snapshots=False):
     r"""``(init_fn, step_fn, observe_fn)`` of the finite-volume scheme for ``flow`` on ``grid``.
 
     Parameters
@@ -92,8 +93,13 @@ def grid_flow(flow: WassersteinFlow, grid: Grid, data=None, values=None, dt=1e-3
     grid : Grid over the flow's variables (no-flux boundary on its box)
     data : ``{Data: (points, weights)}`` for fixed measures in the energy
     values : ``{Symbol: number}`` for the flow's parameters
-    dt : time step (SSP-RK3); positivity needs ``cfl = dt·max|u|/h ≤ 1/(2·dim)``
+    dt : time step (SSP-RK3, explicit).  Two limits: positivity needs
+        ``cfl = dt·max|u|/h ≤ 1/(2·dim)``, and a diffusion (entropy :math:`\kappa\log m`,
+        or :math:`\int m^2`, diffusivity :math:`\kappa` resp. :math:`m`) needs
+        :math:`dt\,D/h^2 \lesssim 0.4/\mathrm{dim}`; beyond them the run blows up and
+        :func:`mfderive.run` stops with a :class:`~mfderive.SimulationError`.
     theta : the minmod parameter in [1, 2] (1: most diffusive, 2: least)
+    snapshots : also record the density at every record (``trace["density"]``)
 
     ``init_fn(density)`` → :class:`GridState` (cell averages; of mass 1 when the first
     variation has nonlocal terms, since the engine derives them for probability measures);
@@ -159,6 +165,7 @@ def grid_flow(flow: WassersteinFlow, grid: Grid, data=None, values=None, dt=1e-3
             "mass": grid.integrate(m),
             "min_density": jnp.min(m),
             "cfl": dt * umax / min(grid.h),
+            **({"density": m} if snapshots else {}),
         }
 
     return init_fn, step_fn, observe_fn
