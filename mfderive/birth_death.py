@@ -30,13 +30,15 @@ from .simulate import ParticleState
 __all__ = ["birth_death_flow"]
 
 
-def birth_death_flow(flow: UnbalancedFlow, data=None, values=None, dt=1e-2, chunk_size=None):
+def birth_death_flow(flow: UnbalancedFlow, data=None, values=None, dt=1e-2, chunk_size=None,
+                     snapshots=False):
     r"""``(init_fn, step_fn, observe_fn)`` for birth–death particles of an
     :class:`~mfderive.UnbalancedFlow` (same conventions as :func:`mfderive.particle_flow`).
 
     ``observe_fn(state)`` → dict with ``energy`` :math:`F(\mu_N)`, ``dissipation``
     :math:`\frac1N\sum_i(|\nabla V_i|^2 + \alpha(V_i-\bar V)^2)` (the claimed rate) and
-    ``birth_death_rate`` :math:`\frac1N\sum_i|\beta_i|`.
+    ``birth_death_rate`` :math:`\frac1N\sum_i|\beta_i|` (and ``particles`` with
+    ``snapshots=True``).
     """
     if not isinstance(flow, UnbalancedFlow):
         raise TypeError(f"birth_death_flow needs an UnbalancedFlow, got {type(flow).__name__}")
@@ -90,6 +92,7 @@ def birth_death_flow(flow: UnbalancedFlow, data=None, values=None, dt=1e-2, chun
             "energy": energy_fn(X, w, *data_args),
             "dissipation": jnp.mean(jnp.sum(g * g, -1) + alpha * (v - jnp.mean(v)) ** 2),
             "birth_death_rate": jnp.mean(jnp.abs(beta)),
+            **({"particles": X} if snapshots else {}),
         }
 
     return init_fn, step_fn, observe_fn

@@ -51,7 +51,8 @@ class ParticleState:
     step: jax.Array
 
 
-def particle_flow(flow: WassersteinFlow, data=None, values=None, dt=1e-2, chunk_size=None):
+def particle_flow(flow: WassersteinFlow, data=None, values=None, dt=1e-2, chunk_size=None,
+                  snapshots=False):
     r"""``(init_fn, step_fn, observe_fn)`` for the particles of a :class:`WassersteinFlow`.
 
     Parameters
@@ -61,6 +62,8 @@ def particle_flow(flow: WassersteinFlow, data=None, values=None, dt=1e-2, chunk_
     values : dict ``{Symbol: number}`` for the flow's parameters (e.g. σ)
     dt : time step
     chunk_size : passed to :func:`mfderive.compile` (memory for large N×M)
+    snapshots : record the particles too (``observe_fn`` then returns a dict with
+        ``energy``, ``dissipation`` and ``particles``)
 
     ``init_fn(particles, key)`` → state; ``step_fn(state)`` → state;
     ``observe_fn(state)`` → ``(energy F(μ_N), mean |drift|²)``, where local terms of ``F``
@@ -105,7 +108,8 @@ def particle_flow(flow: WassersteinFlow, data=None, values=None, dt=1e-2, chunk_
         X = state.particles
         w = _weights(X)
         b = drift_fn(X, w, *data_args)
-        return energy_fn(X, w, *data_args), jnp.mean(jnp.sum(b * b, axis=-1))
+        obs = energy_fn(X, w, *data_args), jnp.mean(jnp.sum(b * b, axis=-1))
+        return {"energy": obs[0], "dissipation": obs[1], "particles": X} if snapshots else obs
 
     return init_fn, step_fn, observe_fn
 

@@ -81,6 +81,10 @@ def test_same_key_same_result_and_nan_guard():
     r1, _ = run(step, init(jnp.zeros(100), jax.random.PRNGKey(7)), 50)
     r2, _ = run(step, init(jnp.zeros(100), jax.random.PRNGKey(7)), 50, progress=True)
     assert np.array_equal(np.asarray(r1.particles), np.asarray(r2.particles))
+    # snapshots on request: the recorded particles are the state at each record
+    init_s, step_s, obs_s = particle_flow(OU, values={a: A, s: SIG}, dt=DT, snapshots=True)
+    r3, tr = run(step_s, init_s(jnp.zeros(100), jax.random.PRNGKey(7)), 50, obs_s, record_every=25)
+    assert tr["particles"].shape == (2, 100, 1) and np.array_equal(tr["particles"][-1], np.asarray(r1.particles))
     init, step, obs = particle_flow(OU, values={a: A, s: SIG}, dt=3.0)
     with pytest.raises(mf.SimulationError, match="smaller dt"):
         run(step, init(jnp.full(10, 1.0), jax.random.PRNGKey(0)), 1000, obs, record_every=10)
