@@ -43,6 +43,19 @@ def test_grid_first_variation_is_the_gradient_of_the_discrete_energy():
     np.testing.assert_allclose(jax.grad(E_h)(m) / g.vol, xi_h(m), rtol=0, atol=1e-12)
 
 
+def test_grid_gaussian_cell_averages_match_quadrature():
+    # the exact solutions below come from Grid.gaussian: check it against scipy's quad of the pdf
+    from scipy.integrate import quad
+
+    g = mf.Grid((-3, -2), (4, 5), (7, 9))
+    cells = g.gaussian([0.4, 1.5], [0.7, 2.0])
+    pdf = lambda t, m, v: np.exp(-((t - m) ** 2) / (2 * v)) / np.sqrt(2 * np.pi * v)  # noqa: E731
+    for i, j in [(0, 0), (3, 4), (6, 8), (2, 7)]:
+        a = quad(pdf, g.lower[0] + i * g.h[0], g.lower[0] + (i + 1) * g.h[0], args=(0.4, 0.7))[0]
+        b = quad(pdf, g.lower[1] + j * g.h[1], g.lower[1] + (j + 1) * g.h[1], args=(1.5, 2.0))[0]
+        assert abs(cells[i, j] - a * b / g.vol) < 1e-12 * max(1.0, cells[i, j])
+
+
 def test_grid_density_derivatives_are_second_order():
     # Fisher information ∫|∂m|²/m of N(0.2, v) is 1/v; finite differences of the exact
     # cell averages converge at order 2 (central differences, one-sided ends in the tails).
