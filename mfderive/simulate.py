@@ -127,7 +127,8 @@ def rho_h_particle_field(flow: RhoHFlow, weights, data=None):
     The velocity must not depend on :math:`\nabla H` (true for the chaos system).
 
     Returns ``field(theta, h) -> (dtheta, dh)`` with ``theta`` of shape ``(n, d)`` (or ``(n,)``
-    for one variable) and ``h`` of shape ``(n,)``.
+    for one variable) and ``h`` of shape ``(n,)``; ``field.energy(theta, h)`` is :math:`G`
+    on the same particles.
     """
     if not isinstance(flow, RhoHFlow) or flow.variant == "separated":
         raise TypeError("rho_h_particle_field needs a transported or chaos RhoHFlow")
