@@ -241,7 +241,7 @@ def bench_scaling(args):
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         stats = dev.memory_stats() if hasattr(dev, "memory_stats") else None
         peak = f"{stats['peak_bytes_in_use'] / 2**20:.0f}" if stats and "peak_bytes_in_use" in stats else "n/a"
-        print(f"{N:>9} {sps:>10.2f} {rss:>19.0f} {peak:>17}", flush=True)
+        print(f"{N:>9} {sps:>10.3g} {rss:>19.0f} {peak:>17}", flush=True)
 
 
 def _ou_exact(g, T):
