@@ -25,7 +25,7 @@ import sympy as sp
 from .codegen import compile as compile_expr
 from .fields import grad
 from .flows import UnbalancedFlow
-from .simulate import ParticleState
+from .simulate import ParticleState, init_particles, inputs, rate
 
 __all__ = ["birth_death_flow"]
 
@@ -42,25 +42,16 @@ def birth_death_flow(flow: UnbalancedFlow, data=None, values=None, dt=1e-2, chun
     """
     if not isinstance(flow, UnbalancedFlow):
         raise TypeError(f"birth_death_flow needs an UnbalancedFlow, got {type(flow).__name__}")
-    values = {sp.sympify(k): v for k, v in (values or {}).items()}
-    data = dict(data or {})
     mu, y = flow.mu, flow.point
-    alpha = sp.sympify(flow.alpha).subs(values)
-    if not alpha.is_number or alpha < 0:
-        raise ValueError(f"alpha must be a non-negative number (pass values=), got {alpha}")
-    alpha = float(alpha)
+    values, measures, data_args = inputs(mu, data, values)
+    alpha = rate(flow.alpha, values)
     V = flow.nonlocal_(flow.potential).subs(values)
     gV = [flow.nonlocal_(g).subs(values) for g in grad(flow.potential, y)]
-    measures = [mu, *data]
-    data_args = [jnp.asarray(a) for pts_w in data.values() for a in pts_w]
     field_fn = compile_expr([V, *gV], measures, at=y, points_from=mu, chunk_size=chunk_size)
     energy_fn = compile_expr(flow.energy.subs(values), measures, chunk_size=chunk_size)
     dt = float(dt)
 
-    def init_fn(particles, key):
-        X = jnp.asarray(particles)
-        X = X[:, None] if X.ndim == 1 else X
-        return ParticleState(X, key, jnp.zeros((), X.dtype), jnp.zeros((), jnp.int32))
+    init_fn = init_particles
 
     def _fields(X):
         w = jnp.full((X.shape[0],), 1.0 / X.shape[0], X.dtype)

@@ -34,6 +34,7 @@ from .codegen import compile as compile_expr
 from .flows import WassersteinFlow
 from .grids import Grid, GridError
 from .integrals import MeasureIntegral
+from .simulate import inputs
 
 __all__ = ["GridState", "grid_flow", "fv_rhs"]
 
@@ -115,10 +116,7 @@ def grid_flow(flow: WassersteinFlow, grid: Grid, data=None, values=None, dt=1e-3
         raise GridError(f"the grid has {grid.dim} axes; {mu.name!r} has {mu.dim} variables")
     if not 1.0 <= theta <= 2.0:
         raise ValueError(f"theta must lie in [1, 2] (positivity of the reconstruction), got {theta}")
-    values = {sp.sympify(k): v for k, v in (values or {}).items()}
-    data = dict(data or {})
-    measures = [mu, *data]
-    data_args = [jnp.asarray(a) for pts_w in data.values() for a in pts_w]
+    values, measures, data_args = inputs(mu, data, values)
     xi_expr = flow.nonlocal_(flow.potential).subs(values)
     energy = flow.energy.subs(values)
     needs_log = xi_expr.has(sp.log(mu.density(*flow.point)))

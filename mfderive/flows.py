@@ -27,9 +27,9 @@ from sympy.core.function import AppliedUndef, UndefinedFunction
 
 from .errors import MfDeriveError, NotSympyError
 from .fields import Localizer, grad
-from .integrals import entropy, fresh_symbols, integral, local, relative_entropy, substitute
+from .integrals import entropy, local, relative_entropy, substitute
 from .measures import as_sympy, check_differentiable_measure
-from .variation import _all_symbols, first_variation, function_variation, working_point
+from .variation import average, first_variation, function_variation, working_point
 
 __all__ = [
     "FieldEquation",
@@ -301,8 +301,7 @@ class UnbalancedFlow(Flow):
         self.point = y
         self.localizer = loc = Localizer(y)
         V = first_variation(F, self.mu, at=y)
-        xi = fresh_symbols(self.mu.variables, _all_symbols(V))
-        self.mean = integral(substitute(V, dict(zip(y, xi))), self.mu, over=xi)
+        self.mean = average(V, y, self.mu)
         V = loc.local(V)
         m = self.mu.density(*y)
         gV = grad(V, y)

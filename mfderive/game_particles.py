@@ -24,6 +24,7 @@ import sympy as sp
 
 from .codegen import compile as compile_expr
 from .games import ZeroSumGame
+from .simulate import parameter_values, rate
 
 __all__ = ["GameState", "ascent_descent", "averaged_nash_gap"]
 
@@ -53,11 +54,8 @@ def ascent_descent(game: ZeroSumGame, values=None, dt=1e-2, probes=None):
     """
     if not isinstance(game, ZeroSumGame):
         raise TypeError(f"ascent_descent needs a ZeroSumGame, got {type(game).__name__}")
-    values = {sp.sympify(k): v for k, v in (values or {}).items()}
-    alpha = sp.sympify(game.alpha).subs(values)
-    if not alpha.is_number or alpha < 0:
-        raise ValueError(f"alpha must be a non-negative number (pass values=), got {alpha}")
-    alpha, dt = float(alpha), float(dt)
+    values = parameter_values(values)
+    alpha, dt = rate(game.alpha, values), float(dt)
     ms = [game.mu_x, game.mu_y]
     Vx, Vy = game.Vx.subs(values), game.Vy.subs(values)
     fx = compile_expr([Vx, *[sp.diff(Vx, p) for p in game.px]], ms, at=game.px, points_from=game.mu_x)

@@ -23,9 +23,8 @@ import sympy as sp
 
 from .errors import MfDeriveError
 from .flows import TIME
-from .integrals import fresh_symbols, integral, substitute
 from .measures import as_sympy, check_differentiable_measure
-from .variation import _all_symbols, first_variation, working_point
+from .variation import average, first_variation, working_point
 
 __all__ = ["ZeroSumGame"]
 
@@ -49,15 +48,11 @@ class ZeroSumGame:
         _, self.py = working_point(self.mu_y.point("q"), self.mu_y, [L, *self.px])
         self.Vx = first_variation(L, self.mu_x, at=self.px)
         self.Vy = first_variation(L, self.mu_y, at=self.py)
-        self.mean_x = self._mean(self.Vx, self.px, self.mu_x)
-        self.mean_y = self._mean(self.Vy, self.py, self.mu_y)
-        L2 = first_variation(self.Vx, self.mu_x, at=self.mu_x.point("r"))
-        self.bilinear = L2 == 0 and first_variation(self.Vy, self.mu_y, at=self.mu_y.point("s")) == 0
-
-    @staticmethod
-    def _mean(V, p, mu):
-        xi = fresh_symbols(mu.variables, _all_symbols(V))
-        return integral(substitute(V, dict(zip(p, xi))), mu, over=xi)
+        self.mean_x = average(self.Vx, self.px, self.mu_x)
+        self.mean_y = average(self.Vy, self.py, self.mu_y)
+        # bilinear: V_x does not depend on mu_x, nor V_y on mu_y
+        self.bilinear = (first_variation(self.Vx, self.mu_x, at=self.mu_x.point("r")) == 0
+                         and first_variation(self.Vy, self.mu_y, at=self.mu_y.point("s")) == 0)
 
     def pde(self) -> list[sp.Eq]:
         """The two continuity equations (divergence unevaluated, fields of ``(t, point)``)."""

@@ -35,6 +35,7 @@ from jax.scipy.special import logsumexp
 from .codegen import compile as compile_expr
 from .flows import WassersteinFlow, log_density_split
 from .grids import Grid, GridError
+from .simulate import inputs
 
 __all__ = ["JKOState", "entropic_jko"]
 
@@ -72,16 +73,13 @@ def entropic_jko(flow: WassersteinFlow, grid: Grid, tau, epsilon, iterations=200
     tau, eps = float(tau), float(epsilon)
     if not (tau > 0 and eps > 0):
         raise ValueError(f"tau and epsilon must be positive, got tau={tau}, epsilon={eps}")
-    values = {sp.sympify(k): v for k, v in (values or {}).items()}
-    data = dict(data or {})
+    values, measures, data_args = inputs(flow.mu, data, values)
     mu, y = flow.mu, flow.point
     xi = flow.nonlocal_(flow.potential).subs(values)
     split = log_density_split(xi, mu.density(*y))
     if split is None or not split[0].is_number:
         raise ValueError(f"the entropic JKO needs dE/dm = kappa*log(m) + rest with a constant kappa, got {sp.sstr(xi)}")
     kappa, rest = float(split[0]), split[1]
-    measures = [mu, *data]
-    data_args = [jnp.asarray(a) for pts_w in data.values() for a in pts_w]
     grids = {mu: grid}
     rest_fn = compile_expr(rest, measures, at=y, points_from=mu, grids=grids)
     energy_fn = compile_expr(flow.energy.subs(values), measures, grids=grids)

@@ -51,6 +51,34 @@ class ParticleState:
     step: jax.Array
 
 
+def parameter_values(values):
+    """``{Symbol: number}`` from a dict keyed by symbols or their names."""
+    return {sp.sympify(k): v for k, v in (values or {}).items()}
+
+
+def inputs(mu, data, values):
+    """``(values, measures, data_args)``: the parameter values, the measures a compiled
+    function takes (``mu`` first, then the data measures) and the data arrays, flattened in
+    that order.  Shared by every simulator."""
+    data = dict(data or {})
+    return parameter_values(values), [mu, *data], [jnp.asarray(a) for pts_w in data.values() for a in pts_w]
+
+
+def rate(expr, values, name="alpha"):
+    """A flow's rate (e.g. the Fisher–Rao α) as a non-negative float, after ``values``."""
+    r = sp.sympify(expr).subs(values)
+    if not r.is_number or r < 0:
+        raise ValueError(f"{name} must be a non-negative number (pass values=), got {r}")
+    return float(r)
+
+
+def init_particles(particles, key):
+    """:class:`ParticleState` from ``(N,)`` or ``(N, d)`` positions and a PRNG key."""
+    X = jnp.asarray(particles)
+    X = X[:, None] if X.ndim == 1 else X
+    return ParticleState(X, key, jnp.zeros((), X.dtype), jnp.zeros((), jnp.int32))
+
+
 def particle_flow(flow: WassersteinFlow, data=None, values=None, dt=1e-2, chunk_size=None,
                   snapshots=False):
     r"""``(init_fn, step_fn, observe_fn)`` for the particles of a :class:`WassersteinFlow`.
@@ -72,24 +100,18 @@ def particle_flow(flow: WassersteinFlow, data=None, values=None, dt=1e-2, chunk_
     """
     if not isinstance(flow, WassersteinFlow):
         raise TypeError(f"particle_flow needs a WassersteinFlow, got {type(flow).__name__}")
-    values = {sp.sympify(k): v for k, v in (values or {}).items()}
-    data = dict(data or {})
+    values, measures, data_args = inputs(flow.mu, data, values)
     drift, sigma = flow.sde()
     drift = drift.subs(values)
     sigma = float(sp.sympify(sigma).subs(values))
     # local terms (entropy, ∫m²) have no value on particles: the recorded energy is F without them
     energy = flow.functional.subs(values).replace(lambda e: isinstance(e, LocalIntegral), lambda e: sp.S.Zero)
     mu = flow.mu
-    measures = [mu, *data]
-    data_args = [jnp.asarray(a) for pts_w in data.values() for a in pts_w]
     drift_fn = compile_expr(drift, measures, at=flow.point, points_from=mu, chunk_size=chunk_size)
     energy_fn = compile_expr(energy, measures, chunk_size=chunk_size)
     dt = float(dt)
 
-    def init_fn(particles, key):
-        X = jnp.asarray(particles)
-        X = X[:, None] if X.ndim == 1 else X
-        return ParticleState(X, key, jnp.zeros((), X.dtype), jnp.zeros((), jnp.int32))
+    init_fn = init_particles
 
     def _weights(X):
         return jnp.full((X.shape[0],), 1.0 / X.shape[0], X.dtype)

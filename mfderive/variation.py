@@ -43,12 +43,13 @@ from .integrals import (
     LocalIntegral,
     MeasureIntegral,
     fresh_symbols,
+    integral,
     integral_atoms,
     substitute,
 )
 from .measures import Measure, as_point, as_sympy, check_differentiable_measure
 
-__all__ = ["first_variation", "second_variation", "function_variation", "working_point"]
+__all__ = ["first_variation", "second_variation", "function_variation", "working_point", "average"]
 
 
 # --------------------------------------------------------------------------- points
@@ -58,6 +59,13 @@ def _all_symbols(expr) -> set[sp.Symbol]:
     for A in expr.atoms(BoundIntegral):
         out |= set(A.over) | A.integrand.free_symbols
     return out
+
+
+def average(expr, point, mu) -> sp.Expr:
+    r""":math:`\int e(\xi)\,\mu(d\xi)` for an expression :math:`e` in ``point``: the point
+    is renamed to fresh bound variables (e.g. :math:`\bar V = \int V\,d\mu`)."""
+    xi = fresh_symbols(mu.variables, _all_symbols(expr))
+    return integral(substitute(expr, dict(zip(point, xi))), mu, over=xi)
 
 
 def working_point(at, mu, exprs) -> tuple[tuple[sp.Expr, ...], tuple[sp.Symbol, ...]]:

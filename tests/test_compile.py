@@ -86,3 +86,22 @@ def test_bilinear_sums_become_one_matrix_product():
     P, Xd = jnp.ones((5, d + 1)), jnp.ones((4, d))
     jaxpr = str(jax.make_jaxpr(fn)(P, jnp.full(5, 0.2), Xd, jnp.full(4, 0.25)))
     assert jaxpr.count("tanh") == 1 and "dot_general" in jaxpr
+
+
+def test_chunking_evaluates_f_mu_on_the_data_once():
+    # Regression: when the data were chunked too, every block of points re-traced the data
+    # blocks and recomputed f_mu(x) (32 tanh sites and 9 scans in this jaxpr, 40-57x slower).
+    # Now: the probe of the atom scan, its body, the shared pass and the point map — 4 sites.
+    d = 2
+    w_, b_ = sp.symbols("w b", real=True)
+    a_ = sp.symbols(f"a1:{d + 1}", real=True)
+    x_ = sp.symbols(f"x1:{d + 1}", real=True)
+    t_ = sp.Symbol("t", real=True)
+    m_, n_ = mf.Measure("mu", (w_, *a_, b_)), mf.Data("nu", (*x_, t_))
+    f = mf.integral(w_ * sp.tanh(sum(ai * xi for ai, xi in zip(a_, x_)) + b_), m_)
+    yy = m_.point("y")
+    D = mf.lions_derivative(mf.integral((f - t_) ** 2 / 2, n_), m_, at=yy)
+    args = (jnp.ones((64, d + 2)), jnp.full(64, 1 / 64), jnp.ones((40, d + 1)), jnp.full(40, 1 / 40))
+    for chunk, sites in ((None, 1), (16, 4)):
+        fn = mf.compile(D, [m_, n_], at=yy, points_from=m_, chunk_size=chunk, jit=False)
+        assert str(jax.make_jaxpr(fn)(*args)).count("tanh") == sites

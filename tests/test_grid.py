@@ -186,6 +186,9 @@ def test_fv_aggregation_diffusion_reaches_the_gibbs_fixed_point():
     fp = mf.gibbs(flow).gaussian()
     (sol,) = fp.solve()
     M, S = float(sol[fp.mean]), float(sol[fp.variance])
+    # by hand: δF/δm = (y−1)²/2 + ½∫(y−z)²dm, so m* ∝ exp(−(y−1)² − (y−M)²): precision 4,
+    # mean (1 + M)/2 = M, i.e. N(1, 1/4)
+    assert (M, S) == (1.0, 0.25)
     errs = []
     for n in (40, 80):
         g = mf.Grid(-2, 4, n)
