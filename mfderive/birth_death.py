@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import sympy as sp
 
 from .codegen import compile as compile_expr
 from .fields import grad
