@@ -27,12 +27,17 @@ from .canonical import canonical, equivalent
 from .errors import (
     EvaluationError,
     InfiniteValueError,
+    InvalidExpressionError,
+    InvalidOptionError,
     InvalidPointError,
     InvalidVariablesError,
+    MeasureNameClashError,
     MfDeriveError,
+    NotAFlowError,
     NotAMeasureError,
     NotDifferentiableError,
     NotSympyError,
+    UnsafeInputError,
 )
 from .evaluate import Density, evaluate
 from .flows import NoParticleReadingError, RhoHFlow, UnbalancedFlow, WassersteinFlow
@@ -43,6 +48,7 @@ from .identities import DissipationIdentity, Verification, dissipation_identity
 from .stationary import StationaryGap, stationary_gap
 from .integrals import LocalIntegral, MeasureIntegral, entropy, integral, local, relative_entropy
 from .lions import lions_derivative
+from .nonsmooth import relu_convention
 from .measures import Data, Measure
 from .fields import euler_operator
 from .grids import Grid, GridError
@@ -129,4 +135,10 @@ __all__ = [
     "NotDifferentiableError",
     "InfiniteValueError",
     "EvaluationError",
+    "InvalidExpressionError",
+    "InvalidOptionError",
+    "MeasureNameClashError",
+    "NotAFlowError",
+    "UnsafeInputError",
+    "relu_convention",
 ]

@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .errors import InvalidOptionError
+
 __all__ = ["Check", "CheckFailed", "check", "check_order", "require_all", "read_log", "table"]
 
 _SESSION: list["Check"] = []
@@ -62,7 +64,7 @@ def check(name, claim, predicted, measured, tolerance, *, expect="equal", source
     """Record that ``measured`` agrees with ``predicted`` within ``tolerance`` (an
     absolute tolerance; state its justification next to the call)."""
     if expect not in ("equal", "differ"):
-        raise ValueError(f"expect must be 'equal' or 'differ', got {expect!r}")
+        raise InvalidOptionError(f"expect must be 'equal' or 'differ', got {expect!r}")
     p, m, tol = float(predicted), float(measured), float(tolerance)
     close = math.isfinite(p) and math.isfinite(m) and abs(p - m) <= tol
     return _record(Check(name, claim, p, m, tol, close if expect == "equal" else not close, expect, source))
@@ -73,7 +75,7 @@ def check_order(name, claim, steps, errors, expected, tolerance, source="") -> C
     ``log(error)`` against ``log(step)``, against the ``expected`` order."""
     steps, errors = np.asarray(steps, float), np.asarray(errors, float)
     if steps.shape != errors.shape or steps.size < 2:
-        raise ValueError("check_order needs at least two (step, error) pairs of equal length")
+        raise InvalidOptionError("check_order needs at least two (step, error) pairs of equal length")
     slope = np.polyfit(np.log(steps), np.log(errors), 1)[0]
     return check(name, claim, expected, slope, tolerance, source=source)
 

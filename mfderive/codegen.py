@@ -48,7 +48,8 @@ from .canonical import canonical
 from .errors import MfDeriveError
 from .integrals import LocalIntegral, MeasureIntegral
 from .grids import Grid, gradient
-from .measures import Data, check_measure
+from .errors import MeasureNameClashError, UnsafeInputError
+from .measures import Data, check_expression, check_measure, check_names
 
 __all__ = ["compile", "CompileError"]
 
@@ -62,7 +63,10 @@ _FUNCS = {
     sp.tanh: jnp.tanh, sp.exp: jnp.exp, sp.log: jnp.log, sp.sin: jnp.sin, sp.cos: jnp.cos,
     sp.tan: jnp.tan, sp.sinh: jnp.sinh, sp.cosh: jnp.cosh, sp.atan: jnp.arctan,
     sp.asin: jnp.arcsin, sp.acos: jnp.arccos, sp.Abs: jnp.abs, sp.sign: jnp.sign,
-    sp.erf: jsp.erf, sp.Heaviside: lambda v: jnp.where(v > 0, 1.0, jnp.where(v < 0, 0.0, 0.5)),
+    sp.erf: jsp.erf,
+    # Heaviside(g, H0): SymPy's second argument is the value at 0 (1/2 unless the user says
+    # otherwise; the ReLU convention sigma'(0) = 0 is Heaviside(g, 0), see nonsmooth.py)
+    sp.Heaviside: lambda v, h0=0.5: jnp.where(v > 0, 1.0, jnp.where(v < 0, 0.0, h0)),
     sp.atanh: jnp.arctanh, sp.asinh: jnp.arcsinh,
 }
 
@@ -297,7 +301,7 @@ class _Compiler:
         grid, values, _ = self.densities[M]
         bound = [self.bind.get(a) for a in f.args]
         ax = bound[0][2] if bound[0] else None
-        if any(b is None or b[0] != M.name or b[1] != j or b[2] != ax for j, b in enumerate(bound)):
+        if any(b is None or b[0] != self.tables[M][2] or b[1] != j or b[2] != ax for j, b in enumerate(bound)):
             raise CompileError(
                 f"{f} is the density of {M.name!r}, which lives on a grid: it can only be "
                 f"evaluated at the grid's cells (inside an integral against {M.name}, in a "
@@ -323,8 +327,9 @@ class _Compiler:
             )
         grid = self.densities[M][0]
         atoms = self.tables[M][0]
-        ax = self.new_axis(M.name, grid.size)
-        inner = self.child({v: (M.name, k, ax, atoms[:, k]) for k, v in enumerate(e.over)})
+        src = self.tables[M][2]
+        ax = self.new_axis(src, grid.size)
+        inner = self.child({v: (src, k, ax, atoms[:, k]) for k, v in enumerate(e.over)})
         g = inner.ev(e.integrand)
         if ax not in g.axes:
             return _Arr(g.value * grid.vol * grid.size, g.axes)
@@ -468,6 +473,23 @@ def _outputs(comp, exprs, ax, single):
     return outs[0] if single else jnp.stack(outs, axis=-1)
 
 
+_POINTS = "@points"  # the source of the points argument (no measure source starts with @)
+
+
+def _expression(e):
+    """A SymPy expression to compile; strings are refused (parsing one runs ``eval``)."""
+    if isinstance(e, (str, bytes)):
+        raise UnsafeInputError(
+            f"mf.compile got the string {e!r}; it never parses strings (that runs eval). "
+            "Pass a SymPy expression"
+        )
+    if isinstance(e, (int, float)) and not isinstance(e, bool):
+        return sp.Float(e) if isinstance(e, float) else sp.Integer(e)
+    if not isinstance(e, sp.Expr):
+        raise CompileError(f"mf.compile needs SymPy expressions, got {type(e).__name__} {e!r}")
+    return check_expression(e, "the compiled expression")
+
+
 def compile(exprs, measures, at=None, params=(), points_from=None, chunk_size=None, jit=True,
             grids=None):
     r"""Compile SymPy expressions with integrals into one JAX function on particles or grids.
@@ -508,10 +530,17 @@ def compile(exprs, measures, at=None, params=(), points_from=None, chunk_size=No
     """
     single = not isinstance(exprs, (list, tuple, sp.MatrixBase))
     exprs = [exprs] if single else list(exprs)
-    exprs = [sp.sympify(e) for e in exprs]
+    exprs = [_expression(e) for e in exprs]
     # constant factors out of integrals (no splitting of sums: one contraction per integral)
     exprs = [canonical(e.doit() if e.has(sp.Derivative) else e, rename=False, split_sums=False) for e in exprs]
+    if isinstance(measures, (str, bytes)) or not hasattr(measures, "__iter__"):
+        raise CompileError(f"measures= must be a list of Measure/Data objects, got {measures!r}")
     measures = [check_measure(m) for m in measures]
+    if len(set(measures)) != len(measures):
+        raise CompileError(f"measures= lists a measure twice: {measures}")
+    # arrays are keyed by the measure object (never by its name): a Measure and a Data
+    # named alike, or a measure named like a reserved source, stay apart
+    source = {m: f"{i}:{m.name}" for i, m in enumerate(measures)}
     if at is not None:
         at = tuple(at)
     if points_from is not None and (at is None or points_from not in measures):
@@ -526,8 +555,17 @@ def compile(exprs, measures, at=None, params=(), points_from=None, chunk_size=No
     if grids and chunk_size:
         raise CompileError("chunk_size is for particles; a grid's cells are evaluated at once")
     groups = _groups(exprs)
-    priority = {m.name: i for i, m in enumerate(measures)}
-    priority["points"] = -1
+    named = {}
+    for m in grids:
+        if named.setdefault(m.name, m) != m:
+            raise MeasureNameClashError(
+                f"two grid measures are both named {m.name!r}: their densities would be one "
+                "SymPy function; give each its own name"
+            )
+    if grids:
+        check_names(exprs, list(measures))  # a density is the function named like its measure
+    priority = {source[m]: i for i, m in enumerate(measures)}
+    priority[_POINTS] = -1
 
     centres = {m: jnp.asarray(g.centres) for m, g in grids.items()}
 
@@ -546,25 +584,25 @@ def compile(exprs, measures, at=None, params=(), points_from=None, chunk_size=No
                 if vals.shape != g.shape:
                     raise CompileError(f"density values of {m.name!r} must have the grid's shape {g.shape}, got {vals.shape}")
                 densities[m] = (g, vals, g.shape)
-                tables[m] = (centres[m].astype(vals.dtype), jnp.reshape(vals, (g.size,)) * g.vol, m.name)
+                tables[m] = (centres[m].astype(vals.dtype), jnp.reshape(vals, (g.size,)) * g.vol, source[m])
                 continue
             atoms = jnp.asarray(args.pop(0))
             if atoms.ndim == 1 and m.dim == 1:
                 atoms = atoms[:, None]
             if atoms.ndim != 2 or atoms.shape[1] != m.dim:
                 raise CompileError(f"atoms of {m.name!r} must have shape (N, {m.dim}), got {atoms.shape}")
-            tables[m] = (atoms, jnp.asarray(args.pop(0)), m.name)
+            tables[m] = (atoms, jnp.asarray(args.pop(0)), source[m])
         rest = args
         comp = _Compiler({}, {}, tables, chunk_size, priority, densities)
         comp.groups = groups
         pts = src = None
         if at is not None:
             if points_from is not None:
-                pts, src = tables[points_from][0], points_from.name
+                pts, src = tables[points_from][0], source[points_from]
             else:
                 pts = jnp.asarray(rest.pop(0))
                 pts = pts[:, None] if pts.ndim == 1 else pts
-                src = "points"
+                src = _POINTS
         if len(rest) != len(params):
             raise CompileError(f"expected {len(params)} parameter value(s) {params}, got {len(rest)}")
         comp.params = dict(zip(params, rest))

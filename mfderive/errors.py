@@ -17,6 +17,11 @@ __all__ = [
     "NotDifferentiableError",
     "InfiniteValueError",
     "EvaluationError",
+    "MeasureNameClashError",
+    "InvalidExpressionError",
+    "UnsafeInputError",
+    "SimulationInputError",
+    "WrongFlowError",
 ]
 
 
@@ -54,3 +59,42 @@ class InfiniteValueError(MfDeriveError, ValueError):
 
 class EvaluationError(MfDeriveError, ValueError):
     """``evaluate`` got atoms/weights of the wrong shape or kind."""
+
+
+class MeasureNameClashError(MfDeriveError, ValueError):
+    """Two different measures with one name meet where the name identifies them: two
+    :class:`~mfderive.Measure` objects in one functional (their densities would be the
+    same SymPy function), or two grid measures in one compiled function."""
+
+
+class InvalidExpressionError(MfDeriveError, ValueError):
+    """An expression the calculus has no meaning for: NaN or an infinity where a
+    functional is expected, a measure used as a number, an expression nested too deeply
+    to differentiate, or a non-finite / non-real point where a real one is needed."""
+
+
+class UnsafeInputError(NotSympyError):
+    """A string where a SymPy expression or symbol is expected.  mfderive never
+    evaluates user strings (``sympify`` of a string runs ``eval``); build the expression
+    with SymPy objects, or name parameters by their ``Symbol``."""
+
+
+class SimulationInputError(MfDeriveError, ValueError):
+    """A simulator got input it cannot run on: weights that are negative, non-finite or
+    (for a probability measure) do not sum to one, arrays of the wrong shape or with NaN,
+    a time step that is not a finite positive number, missing data for a fixed measure."""
+
+
+class WrongFlowError(MfDeriveError, TypeError):
+    """A simulator got a flow of the wrong kind (e.g. a particle simulator of a
+    :class:`~mfderive.RhoHFlow` that needs a :class:`~mfderive.WassersteinFlow`)."""
+
+
+class InvalidOptionError(MfDeriveError, ValueError):
+    """A keyword option outside its allowed values (``normalize="no"``, an unknown
+    ``variant=``, ...)."""
+
+
+class NotAFlowError(MfDeriveError, TypeError):
+    """A flow object of the wrong kind (``dissipation_identity`` of something that is not
+    a flow, a particle simulator given a flow it cannot simulate)."""

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import sympy as sp
 from sympy.core.function import AppliedUndef, UndefinedFunction
 
-from .errors import MfDeriveError, NotSympyError
+from .errors import InvalidExpressionError, InvalidOptionError, MfDeriveError, NotSympyError
 from .fields import Localizer, grad
 from .integrals import entropy, local, relative_entropy, substitute
 from .measures import as_sympy, check_differentiable_measure
@@ -168,6 +168,13 @@ class WassersteinFlow(Flow):
         self.mu = check_differentiable_measure(mu)
         self.noise = as_sympy(noise, "noise")
         self.confinement = None if confinement is None else as_sympy(confinement, "confinement U")
+        if self.noise.is_extended_real is False or self.noise.is_extended_negative:
+            raise InvalidExpressionError(f"the noise sigma must be a real number >= 0, got {self.noise}")
+        if self.confinement is not None and self.confinement.is_extended_real is False:
+            raise InvalidExpressionError(
+                f"the confinement U = {self.confinement} is not real (is it -log(g) for a "
+                "g <= 0?); the Gibbs reference exp(-U) must be a positive density"
+            )
         E = F
         if self.noise != 0:
             reg = (
@@ -252,7 +259,7 @@ class RhoHFlow(Flow):
         if not isinstance(H, UndefinedFunction):
             raise NotSympyError(f"H must be an undefined SymPy function, got {H!r}")
         if variant not in self.VARIANTS:
-            raise ValueError(f"variant must be one of {self.VARIANTS}, got {variant!r}")
+            raise InvalidOptionError(f"variant must be one of {self.VARIANTS}, got {variant!r}")
         self.H, self.variant, self.energy = H, variant, G
         self.name = f"(rho, H) flow, {variant}"
         _, y = working_point(self.rho.point("y"), self.rho, [G])

@@ -23,7 +23,7 @@ import sympy as sp
 
 from .errors import MfDeriveError
 from .flows import TIME
-from .measures import as_sympy, check_differentiable_measure
+from .measures import as_sympy, check_differentiable_measure, check_names
 from .variation import average, first_variation, working_point
 
 __all__ = ["ZeroSumGame"]
@@ -43,6 +43,7 @@ class ZeroSumGame:
         self.mu_y = check_differentiable_measure(mu_y, "mu_y")
         if self.mu_x == self.mu_y:
             raise MfDeriveError("the two players need two different measures")
+        check_names([L], [self.mu_x, self.mu_y])
         self.loss, self.alpha = L, as_sympy(alpha, "alpha")
         _, self.px = working_point(self.mu_x.point("p"), self.mu_x, [L])
         _, self.py = working_point(self.mu_y.point("q"), self.mu_y, [L, *self.px])

@@ -25,7 +25,7 @@ import sympy as sp
 from sympy.core.function import UndefinedFunction
 
 from .canonical import canonical
-from .errors import InvalidVariablesError, NotSympyError
+from .errors import InvalidVariablesError, NotAFlowError, NotSympyError
 from .fields import grad
 from .flows import TIME, WassersteinFlow
 from .integrals import MeasureIntegral, integral, substitute
@@ -47,7 +47,7 @@ class MomentHierarchy:
 
     def __init__(self, flow: WassersteinFlow, w, rho: Measure, H):
         if not isinstance(flow, WassersteinFlow) or flow.noise != 0:
-            raise TypeError("MomentHierarchy needs a deterministic WassersteinFlow")
+            raise NotAFlowError("MomentHierarchy needs a deterministic WassersteinFlow")
         mu = flow.mu
         if w not in mu.variables:
             raise InvalidVariablesError(f"{w} is not a variable of {mu.name!r}")

@@ -43,7 +43,9 @@ from .fields import (
     reduce_expr,
     unknown_functions,
 )
+from .errors import NotAFlowError
 from .flows import Flow
+from .measures import as_sympy
 from .integrals import fresh_symbols, integral, substitute
 from .variation import _all_symbols
 
@@ -101,11 +103,11 @@ class DissipationIdentity:
 
     def __init__(self, flow: Flow, claimed=None):
         if not isinstance(flow, Flow):
-            raise TypeError(f"dissipation_identity needs a flow, got {type(flow).__name__}")
+            raise NotAFlowError(f"dissipation_identity needs a flow, got {type(flow).__name__}")
         self.flow = flow
         y = flow.point
         self.rate = sp.Add(*[eq.coefficient * (div(eq.flux, y) + eq.source) for eq in flow.equations])
-        self.claimed = flow.claimed if claimed is None else flow.localizer.local(sp.sympify(claimed))
+        self.claimed = flow.claimed if claimed is None else flow.localizer.local(as_sympy(claimed, "claimed"))
         self.residual = derivative_normal_form(self.rate - self.claimed)
 
     def verify(self) -> Verification:

@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .errors import InvalidVariablesError, NotAMeasureError
+from .errors import InvalidExpressionError, InvalidVariablesError, NotAMeasureError
 from .measures import (
     Data,
     Measure,
     _MeasureBase,
+    _unordered,
     as_sympy,
     check_measure,
     owners_of,
@@ -196,6 +197,12 @@ def _check_over(over, measure: _MeasureBase) -> tuple[sp.Symbol, ...]:
         return measure.variables
     if isinstance(over, sp.Symbol):
         over = (over,)
+    if _unordered(over) or isinstance(over, (str, bytes)):
+        raise InvalidVariablesError(
+            f"over= must be an ordered tuple of {measure.dim} Symbols (the i-th integrates "
+            f"against the i-th variable {measure.variables} of {measure.name!r}); got "
+            f"{over!r}, which has no order"
+        )
     try:
         over = tuple(over)
     except TypeError:
@@ -220,7 +227,39 @@ def _check_over(over, measure: _MeasureBase) -> tuple[sp.Symbol, ...]:
             )
     if len(set(over)) != len(over):
         raise InvalidVariablesError(f"over= repeats a symbol: {over}")
+    own = measure.variables
+    for i, v in enumerate(over):
+        if v in own and own.index(v) != i:
+            raise InvalidVariablesError(
+                f"over={over} puts the variable {v} of {measure.name!r} in position {i}, "
+                f"but it is variable {own.index(v)} of {own}: over= binds by position, so "
+                f"this would integrate {v} against another coordinate. List the "
+                f"measure's own variables in their order, or use a point from "
+                f"{measure.name}.point(...)"
+            )
     return over
+
+
+def _declared(s: sp.Symbol) -> str:
+    given = getattr(s, "_assumptions_orig", None) or {}
+    given = {k: v for k, v in given.items() if k != "commutative"}
+    return ", ".join(f"{k}={v}" for k, v in sorted(given.items())) or "no assumptions"
+
+
+def _check_lookalikes(expr, over) -> None:
+    """A free symbol named like an integration variable but with other assumptions is
+    another symbol to SymPy (a constant under the integral): almost always a typo."""
+    names = {v.name: v for v in over}
+    for s in expr.free_symbols:
+        v = names.get(s.name)
+        if v is not None and s != v:
+            raise InvalidVariablesError(
+                f"the integrand contains a symbol {s.name!r} ({_declared(s)}), but the "
+                f"integration variable {s.name!r} is another one ({_declared(v)}): SymPy "
+                f"treats them as different symbols, so {s.name!r} would be a constant "
+                f"under the integral. Use the measure's own variable "
+                f"(mu.variables) or a point from mu.point(...)"
+            )
 
 
 def integral(expr, measure, over=None) -> sp.Expr:
@@ -252,6 +291,7 @@ def integral(expr, measure, over=None) -> sp.Expr:
     expr = as_sympy(expr, "the integrand")
     measure = check_measure(measure)
     over = _check_over(over, measure)
+    _check_lookalikes(expr, over)
     if isinstance(measure, Measure) and not (expr.free_symbols & set(over)):
         return expr
     if expr == 0:
@@ -269,6 +309,7 @@ def local(L, mu) -> sp.Expr:
     """
     L = as_sympy(L, "the local integrand L")
     mu = _density_measure(mu)
+    _check_lookalikes(L, mu.variables)
     return LocalIntegral(L, mu, mu.variables)
 
 
@@ -298,9 +339,21 @@ def relative_entropy(mu, g) -> sp.Expr:
     value by the constant :math:`\log Z` and the first variation not at all).
     """
     mu = _density_measure(mu)
-    g = as_sympy(g, "the reference density g")
+    g = check_reference_density(as_sympy(g, "the reference density g"), mu)
     m = mu.density(*mu.variables)
     return local(m * (sp.log(m) - sp.log(g)), mu)
+
+
+def check_reference_density(g, mu) -> sp.Expr:
+    """``g`` if SymPy cannot prove it non-positive or non-real; else
+    :class:`InvalidExpressionError` (``log g`` would be complex or undefined)."""
+    if g.is_extended_real is False or g.is_extended_positive is False:
+        raise InvalidExpressionError(
+            f"the reference density g = {g} of {mu.name!r} must be positive (log g enters "
+            f"the relative entropy); SymPy finds it is not"
+            + ("" if g.free_symbols else " anywhere")
+        )
+    return g
 
 
 def integral_atoms(expr) -> list[BoundIntegral]:

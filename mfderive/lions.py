@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .measures import as_sympy, check_differentiable_measure
+from .measures import as_sympy, check_differentiable_measure, check_names
+from .nonsmooth import ae_diff, check_no_kink
 from .variation import _at_point, _variation, working_point
 
 __all__ = ["lions_derivative"]
@@ -25,6 +26,11 @@ def lions_derivative(F, mu, at) -> sp.Matrix:
     r"""The Lions derivative :math:`D_\mu F(\mu, y)`, a column ``sp.Matrix`` with one
     entry per variable of ``mu``: the gradient in ``y`` of the first variation.
 
+    Where the first variation is only Lipschitz in ``y`` (``Abs``, ``Max(0, ·)``, …) the
+    result is its a.e. gradient (:mod:`mfderive.nonsmooth`: ``Heaviside`` for the ReLU,
+    with SymPy's value 1/2 at 0 unless the expression says ``Heaviside(g, 0)``); at a
+    *numeric* point on a kink it raises :class:`~mfderive.NotDifferentiableError`.
+
     >>> import sympy as sp, mfderive as mf
     >>> w, a = sp.symbols("w a"); mu = mf.Measure("mu", (w, a)); y = mu.point("y")
     >>> mf.lions_derivative(mf.integral(w**2 * a, mu), mu, at=y).T
@@ -32,7 +38,10 @@ def lions_derivative(F, mu, at) -> sp.Matrix:
     """
     F = as_sympy(F, "the functional F")
     mu = check_differentiable_measure(mu)
+    check_names([F], [mu])
     point, ys = working_point(at, mu, [F])
     dF = _variation(F, mu, ys)
-    grad = sp.Matrix([dF.diff(s) for s in ys])
+    if tuple(point) != tuple(ys):
+        check_no_kink(dF, ys, point, f"the Lions derivative of F in {mu.name!r}")
+    grad = sp.Matrix([ae_diff(dF, s) for s in ys])
     return grad.applyfunc(lambda e: _at_point(e, ys, point))

@@ -17,13 +17,36 @@ are equal when they have the same kind, name and variables.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Set
 
 import sympy as sp
 
-from .errors import InvalidPointError, InvalidVariablesError, NotAMeasureError, NotSympyError
+from .errors import (
+    InvalidExpressionError,
+    InvalidPointError,
+    InvalidVariablesError,
+    MeasureNameClashError,
+    NotAMeasureError,
+    NotSympyError,
+    UnsafeInputError,
+)
 
-__all__ = ["Measure", "Data", "as_point", "check_measure", "check_differentiable_measure"]
+__all__ = [
+    "Measure", "Data", "as_point", "as_sympy", "check_measure", "check_differentiable_measure",
+    "check_names", "MAX_DEPTH",
+]
+
+#: The deepest expression tree the calculus accepts.  SymPy's own traversals recurse, so
+#: a deeper tree would end in a RecursionError somewhere inside SymPy; functionals met in
+#: practice are a few dozen levels deep.
+MAX_DEPTH = 100
+
+_NOT_FINITE = (sp.S.NaN, sp.S.ComplexInfinity, sp.S.Infinity, sp.S.NegativeInfinity)
+
+
+def _unordered(obj) -> bool:
+    """Sets and mappings iterate in hash order: never a sequence of coordinates."""
+    return isinstance(obj, (Set, Mapping))
 
 # Which measures a symbol was introduced by (as a variable or a point).  Used to
 # reject ``integral(expr, mu, over=(x,))`` when ``x`` is a variable of the data
@@ -43,9 +66,9 @@ def owners_of(symbol: sp.Symbol) -> set[tuple]:
 def _as_variables(variables, what: str) -> tuple[sp.Symbol, ...]:
     if isinstance(variables, sp.Symbol):
         variables = (variables,)
-    if isinstance(variables, (str, bytes)) or not isinstance(variables, Iterable):
+    if isinstance(variables, (str, bytes)) or not isinstance(variables, Iterable) or _unordered(variables):
         raise InvalidVariablesError(
-            f"{what} must be a SymPy Symbol or a tuple of Symbols, got {variables!r}"
+            f"{what} must be a SymPy Symbol or an ordered tuple of Symbols, got {variables!r}"
         )
     variables = tuple(variables)
     if not variables:
@@ -190,10 +213,11 @@ def as_point(at, measure: _MeasureBase, what: str = "point") -> tuple[sp.Expr, .
     """
     if isinstance(at, (sp.Basic, int, float)) and not isinstance(at, sp.Tuple):
         at = (at,)
-    if isinstance(at, (str, bytes)) or not isinstance(at, Iterable):
+    if isinstance(at, (str, bytes)) or not isinstance(at, Iterable) or _unordered(at):
         raise InvalidPointError(
-            f"{what} must be a tuple of {measure.dim} SymPy expressions "
+            f"{what} must be an ordered tuple of {measure.dim} SymPy expressions "
             f"(one per variable {measure.variables} of {measure.name!r}), got {at!r}"
+            + (" (a set or dict has no order)" if _unordered(at) else "")
         )
     at = tuple(at)
     if len(at) != measure.dim:
@@ -205,15 +229,30 @@ def as_point(at, measure: _MeasureBase, what: str = "point") -> tuple[sp.Expr, .
     for c in at:
         if isinstance(c, bool) or not isinstance(c, (sp.Basic, int, float)):
             raise InvalidPointError(f"{what} coordinate {c!r} is not a SymPy expression")
-        c = sp.sympify(c)
-        if not isinstance(c, sp.Expr):
+        c = sp.sympify(c, strict=True)
+        if not isinstance(c, sp.Expr) or isinstance(c, _MeasureBase):
             raise InvalidPointError(f"{what} coordinate {c!r} is not a SymPy expression")
+        if c.has(*_NOT_FINITE) or (c.is_number and c.is_extended_real is False):
+            raise InvalidPointError(
+                f"{what} coordinate {c} is not a finite real number; the variables of "
+                f"{measure.name!r} are real"
+            )
         out.append(c)
     return tuple(out)
 
 
 def as_sympy(expr, what: str = "expression") -> sp.Expr:
-    """Sympify numbers; reject anything that is not already a SymPy expression."""
+    """Sympify numbers; reject anything that is not already a SymPy expression.
+
+    Strings are refused (:class:`UnsafeInputError`): parsing one runs ``eval``.  NaN and
+    infinities, a measure used as a number, and trees deeper than :data:`MAX_DEPTH`
+    raise :class:`InvalidExpressionError`.
+    """
+    if isinstance(expr, (str, bytes)):
+        raise UnsafeInputError(
+            f"{what} is the string {expr!r}, not a SymPy expression; mfderive never parses strings (that runs eval). "
+            "Build it from SymPy symbols, e.g. sp.Symbol('x')**2"
+        )
     if isinstance(expr, bool):
         raise NotSympyError(f"{what} must be a SymPy expression, got the bool {expr!r}")
     if isinstance(expr, (int, float)):
@@ -226,4 +265,83 @@ def as_sympy(expr, what: str = "expression") -> sp.Expr:
         raise NotSympyError(
             f"{what} must be a SymPy expression, got {type(expr).__name__} {expr!r}"
         )
+    check_expression(expr, what)
     return expr
+
+
+def depth(expr) -> int:
+    """The height of the expression tree (1 for an atom), computed without recursion."""
+    best, stack = 0, [(expr, 1)]
+    while stack:
+        e, d = stack.pop()
+        best = max(best, d)
+        stack.extend((a, d + 1) for a in e.args)
+    return best
+
+
+def check_expression(expr, what: str = "expression") -> sp.Expr:
+    """Raise :class:`InvalidExpressionError` for NaN/infinite constants, a measure outside
+    the measure slot of an integral, or a tree deeper than :data:`MAX_DEPTH`."""
+    h = depth(expr)
+    if h > MAX_DEPTH:
+        raise InvalidExpressionError(
+            f"{what} is nested {h} levels deep (the limit is {MAX_DEPTH}); SymPy cannot "
+            "differentiate or print trees that deep reliably"
+        )
+    if expr.has(*_NOT_FINITE):
+        bad = [c for c in _NOT_FINITE if expr.has(c)][0]
+        raise InvalidExpressionError(f"{what} contains {bad}: {sp.sstr(expr)[:200]}")
+    stray = _stray_measures(expr)
+    if stray:
+        m = stray[0]
+        raise InvalidExpressionError(
+            f"{what} uses the measure {m.name!r} as a number ({sp.sstr(expr)[:200]}); a "
+            f"measure only appears as what an integral integrates against: mf.integral(g, {m.name})"
+        )
+    return expr
+
+
+def _stray_measures(expr) -> list:
+    """Measures that occur other than as the measure of an integral atom."""
+    from .integrals import BoundIntegral
+
+    out, stack = [], [expr]
+    while stack:
+        e = stack.pop()
+        if isinstance(e, _MeasureBase):
+            out.append(e)
+        elif isinstance(e, BoundIntegral):
+            stack.append(e.integrand)
+        else:
+            stack.extend(e.args)
+    return out
+
+
+def measures_in(expr) -> set:
+    """Every Measure/Data that some integral of ``expr`` integrates against."""
+    return set(expr.atoms(_MeasureBase))
+
+
+def check_names(exprs, measures=()) -> None:
+    """Raise :class:`MeasureNameClashError` when two different :class:`Measure` objects
+    with one name occur in ``exprs`` or ``measures``.
+
+    The density of a measure is the SymPy function named like it, so two measures
+    named alike would share a density and the calculus could not tell them apart.
+    (A :class:`Data` measure has no density: it may share a name with a Measure.)
+    """
+    found = set(measures)
+    for e in exprs:
+        if isinstance(e, sp.Basic):
+            found |= measures_in(e)
+    by_name: dict[str, set] = {}
+    for m in found:
+        if isinstance(m, Measure):
+            by_name.setdefault(m.name, set()).add(m)
+    for name, ms in by_name.items():
+        if len(ms) > 1:
+            listed = " and ".join(sorted(repr(m) for m in ms))
+            raise MeasureNameClashError(
+                f"two different measures are both named {name!r}: {listed}; give each "
+                "measure its own name"
+            )

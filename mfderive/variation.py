@@ -33,11 +33,13 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
 import sympy as sp
 from sympy.core.function import AppliedUndef, UndefinedFunction
 
 from .errors import InvalidPointError, NotDifferentiableError, NotSympyError
 from .fields import euler_operator
+from .nonsmooth import ae_clean
 from .integrals import (
     BoundIntegral,
     LocalIntegral,
@@ -47,7 +49,7 @@ from .integrals import (
     integral_atoms,
     substitute,
 )
-from .measures import Measure, as_point, as_sympy, check_differentiable_measure
+from .measures import Measure, as_point, as_sympy, check_differentiable_measure, check_names
 
 __all__ = ["first_variation", "second_variation", "function_variation", "working_point", "average"]
 
@@ -104,12 +106,30 @@ def _back(expr, back: dict):
     return expr.xreplace(back)
 
 
+def integral_derivatives_done(expr) -> sp.Expr:
+    r"""``expr`` with every ``Derivative`` of an expression containing integrals carried
+    out (under the integral sign, :meth:`BoundIntegral._eval_derivative`).
+
+    An unevaluated :math:`\partial_t\int g(\xi,t)\,\mu(d\xi)` hides the integral from the
+    chain rule (its placeholder would not depend on :math:`t`), which would lose the
+    variation of the integral when :math:`t` is itself bound by an outer integral.
+    """
+    if not expr.has(sp.Derivative):
+        return expr
+    return expr.replace(
+        lambda e: isinstance(e, sp.Derivative) and e.expr.has(BoundIntegral),
+        lambda e: e.doit(deep=False),
+    )
+
+
 def _chain(expr, d_atom: Callable, check_pointwise: Callable) -> sp.Expr:
     """Σ_A ∂expr/∂A · d_atom(A) over the outermost integral atoms A of ``expr``.
 
     ``check_pointwise(e)`` inspects ``expr`` with its atoms replaced by placeholders
-    and raises when it depends pointwise on the differentiated object.
+    and raises when it depends pointwise on the differentiated object.  Derivatives of
+    non-smooth functions are their a.e. derivatives (:mod:`mfderive.nonsmooth`).
     """
+    expr = integral_derivatives_done(expr)
     atoms = integral_atoms(expr)
     place = {A: sp.Dummy(f"A{i}", real=True) for i, A in enumerate(atoms)}
     e = expr.xreplace(place) if atoms else expr
@@ -117,7 +137,7 @@ def _chain(expr, d_atom: Callable, check_pointwise: Callable) -> sp.Expr:
     back = {d: A for A, d in place.items()}
     total = sp.S.Zero
     for A, d in place.items():
-        outer = e.diff(d)
+        outer = ae_clean(e.diff(d))
         if outer == 0:
             continue
         dA = d_atom(A)
@@ -178,13 +198,22 @@ def _local_variation(A: LocalIntegral, mu: Measure, y) -> sp.Expr:
 
     def pointwise(e):
         bad = {f for f in _density_apps(e, mu) if f != m}
-        if bad:
-            f = sorted(bad, key=sp.default_sort_key)[0]
+        if not bad:
+            return
+        f = sorted(bad, key=sp.default_sort_key)[0]
+        if m is None:
             raise NotDifferentiableError(
-                f"the local functional {sp.sstr(A)} evaluates the density of {mu.name!r} "
-                f"as {f}, not at its own integration variables {xi}; its variation is "
-                f"not a function"
+                f"the local functional {sp.sstr(A)} is an integral in the density of "
+                f"{A.measure.name!r}, but its integrand also contains the density {f} of "
+                f"{mu.name!r} pointwise; the variation of that in {mu.name!r} is a Dirac "
+                f"distribution, not a function. Write terms in the density of "
+                f"{mu.name!r} as mf.local(..., {mu.name})"
             )
+        raise NotDifferentiableError(
+            f"the local functional {sp.sstr(A)} evaluates the density of {mu.name!r} "
+            f"as {f}, not at its own integration variables {xi}; its variation is "
+            f"not a function"
+        )
 
     # nonlocal atoms inside the Lagrangian: chain rule, integrated over ξ
     nonlocal_part = _mk_integral(
@@ -192,8 +221,13 @@ def _local_variation(A: LocalIntegral, mu: Measure, y) -> sp.Expr:
     )
     if m is None:
         return nonlocal_part
-    euler = euler_operator(L, m)
-    return substitute(euler, dict(zip(xi, y))) + nonlocal_part
+    # the Euler operator differentiates the Lagrangian in m(ξ) and its derivatives with
+    # the nonlocal atoms held fixed: an integral nested in L (an inner entropy, say) is a
+    # number at each ξ, and its own density is not this m(ξ)
+    L = integral_derivatives_done(L)
+    held = {B: sp.Dummy(f"B{i}", real=True) for i, B in enumerate(integral_atoms(L))}
+    euler = euler_operator(L.xreplace(held), m).xreplace({d: B for B, d in held.items()})
+    return substitute(ae_clean(euler), dict(zip(xi, y))) + nonlocal_part
 
 
 def first_variation(F, mu, at, normalize: bool = False) -> sp.Expr:
@@ -233,6 +267,9 @@ def first_variation(F, mu, at, normalize: bool = False) -> sp.Expr:
     """
     F = as_sympy(F, "the functional F")
     mu = check_differentiable_measure(mu)
+    check_names([F], [mu])
+    if not isinstance(normalize, (bool, np.bool_)):
+        raise InvalidPointError(f"normalize must be True or False, got {normalize!r}")
     point, ys = working_point(at, mu, [F])
     dF = _variation(F, mu, ys)
     if normalize:
@@ -254,6 +291,7 @@ def second_variation(F, mu, at) -> sp.Expr:
     """
     F = as_sympy(F, "the functional F")
     mu = check_differentiable_measure(mu)
+    check_names([F], [mu])
     if isinstance(at, (sp.Basic, str, bytes)) or not hasattr(at, "__len__") or len(at) != 2:
         raise InvalidPointError(
             f"second_variation needs at=(y, z), two points of {mu.name!r}; got {at!r}"
@@ -326,5 +364,6 @@ def function_variation(G, H, rho, at) -> sp.Expr:
     G = as_sympy(G, "the functional G")
     H = _check_function(H)
     rho = check_differentiable_measure(rho, "rho")
+    check_names([G], [rho])
     point, ys = working_point(at, rho, [G])
     return _at_point(_h_variation(G, H, rho, ys), ys, point)
