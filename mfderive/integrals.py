@@ -74,7 +74,7 @@ def substitute(expr, mapping) -> sp.Expr:
     capture a bound integration variable; this goes through fresh dummies with
     ordinary ``subs`` (which renames bound variables when needed) instead.
     """
-    mapping = {k: sp.sympify(v) for k, v in dict(mapping).items() if k != v}
+    mapping = {k: sp.sympify(v, strict=True) for k, v in dict(mapping).items() if k != v}
     if not mapping:
         return expr
     if not expr.has(BoundIntegral):
@@ -133,7 +133,7 @@ class BoundIntegral(sp.Expr):
             return self  # a bound variable is not visible from outside
         if not self.integrand.has(old):
             return self
-        new = sp.sympify(new)
+        new = sp.sympify(new, strict=True)
         clash = set(over) & new.free_symbols
         if clash:
             avoid = self.free_symbols | new.free_symbols | set(over) | old.free_symbols

@@ -256,7 +256,7 @@ def as_sympy(expr, what: str = "expression") -> sp.Expr:
     if isinstance(expr, bool):
         raise NotSympyError(f"{what} must be a SymPy expression, got the bool {expr!r}")
     if isinstance(expr, (int, float)):
-        return sp.sympify(expr)
+        return sp.sympify(expr, strict=True)
     if isinstance(expr, _MeasureBase):
         raise NotSympyError(
             f"{what} is the measure {expr.name!r} itself; integrate against it with mf.integral"

@@ -37,7 +37,7 @@ import numpy as np
 import sympy as sp
 from sympy.core.function import AppliedUndef, UndefinedFunction
 
-from .errors import InvalidPointError, NotDifferentiableError, NotSympyError
+from .errors import InvalidOptionError, InvalidPointError, NotDifferentiableError, NotSympyError
 from .fields import euler_operator
 from .nonsmooth import ae_clean
 from .integrals import (
@@ -269,7 +269,7 @@ def first_variation(F, mu, at, normalize: bool = False) -> sp.Expr:
     mu = check_differentiable_measure(mu)
     check_names([F], [mu])
     if not isinstance(normalize, (bool, np.bool_)):
-        raise InvalidPointError(f"normalize must be True or False, got {normalize!r}")
+        raise InvalidOptionError(f"normalize must be True or False, got {normalize!r}")
     point, ys = working_point(at, mu, [F])
     dF = _variation(F, mu, ys)
     if normalize:
