@@ -37,6 +37,7 @@ from .errors import (
     NotAMeasureError,
     NotDifferentiableError,
     NotSympyError,
+    SimulationInputError,
     UnsafeInputError,
 )
 from .evaluate import Density, evaluate
@@ -65,6 +66,7 @@ _LAZY = {
     "rho_h_particle_field": ("simulate", "rho_h_particle_field"),
     "rho_h_flow": ("simulate", "rho_h_flow"),
     "SimulationError": ("simulate", "SimulationError"),
+    "StepSizeError": ("simulate", "StepSizeError"),
     "grid_flow": ("finite_volume", "grid_flow"),
     "birth_death_flow": ("birth_death", "birth_death_flow"),
     "ascent_descent": ("game_particles", "ascent_descent"),
@@ -140,5 +142,7 @@ __all__ = [
     "MeasureNameClashError",
     "NotAFlowError",
     "UnsafeInputError",
+    "SimulationInputError",
+    "StepSizeError",
     "relu_convention",
 ]

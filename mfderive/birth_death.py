@@ -22,9 +22,10 @@ import jax
 import jax.numpy as jnp
 
 from .codegen import compile as compile_expr
+from .errors import NotAFlowError
 from .fields import grad
 from .flows import UnbalancedFlow
-from .simulate import ParticleState, init_particles, inputs, rate
+from .simulate import ParticleState, count, init_particles, inputs, rate, time_step
 
 __all__ = ["birth_death_flow"]
 
@@ -34,23 +35,29 @@ def birth_death_flow(flow: UnbalancedFlow, data=None, values=None, dt=1e-2, chun
     r"""``(init_fn, step_fn, observe_fn)`` for birth–death particles of an
     :class:`~mfderive.UnbalancedFlow` (same conventions as :func:`mfderive.particle_flow`).
 
+    ``values`` (by Symbol or name) must give every parameter, α included (a number ≥ 0);
+    ``init_fn(particles, key)`` checks the particles and key as in ``particle_flow``.
     ``observe_fn(state)`` → dict with ``energy`` :math:`F(\mu_N)`, ``dissipation``
     :math:`\frac1N\sum_i(|\nabla V_i|^2 + \alpha(V_i-\bar V)^2)` (the claimed rate) and
     ``birth_death_rate`` :math:`\frac1N\sum_i|\beta_i|` (and ``particles`` with
     ``snapshots=True``).
     """
     if not isinstance(flow, UnbalancedFlow):
-        raise TypeError(f"birth_death_flow needs an UnbalancedFlow, got {type(flow).__name__}")
+        raise NotAFlowError(f"birth_death_flow needs an UnbalancedFlow, got {type(flow).__name__}")
+    dt = time_step(dt)
+    if chunk_size is not None:
+        chunk_size = count(chunk_size, "chunk_size", 1)
     mu, y = flow.mu, flow.point
-    values, measures, data_args = inputs(mu, data, values)
+    V = flow.nonlocal_(flow.potential)
+    gV = [flow.nonlocal_(g) for g in grad(flow.potential, y)]
+    values, measures, data_args = inputs(mu, data, values, [V, *gV, flow.energy, flow.alpha], y)
     alpha = rate(flow.alpha, values)
-    V = flow.nonlocal_(flow.potential).subs(values)
-    gV = [flow.nonlocal_(g).subs(values) for g in grad(flow.potential, y)]
+    V, gV = V.subs(values), [g.subs(values) for g in gV]
     field_fn = compile_expr([V, *gV], measures, at=y, points_from=mu, chunk_size=chunk_size)
     energy_fn = compile_expr(flow.energy.subs(values), measures, chunk_size=chunk_size)
-    dt = float(dt)
 
-    init_fn = init_particles
+    def init_fn(particles, key):
+        return init_particles(particles, key, mu.dim)
 
     def _fields(X):
         w = jnp.full((X.shape[0],), 1.0 / X.shape[0], X.dtype)

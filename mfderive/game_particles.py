@@ -23,8 +23,9 @@ import jax.numpy as jnp
 import sympy as sp
 
 from .codegen import compile as compile_expr
+from .errors import NotAFlowError, SimulationInputError
 from .games import ZeroSumGame
-from .simulate import parameter_values, rate
+from .simulate import free_parameters, parameter_values, points_array, rate, time_step
 
 __all__ = ["GameState", "ascent_descent", "averaged_nash_gap"]
 
@@ -45,7 +46,10 @@ class GameState:
 def ascent_descent(game: ZeroSumGame, values=None, dt=1e-2, probes=None):
     r"""``(init_fn, step_fn, observe_fn)`` for the weighted particles of ``game``.
 
-    ``init_fn(x, y)`` (arrays ``(N, dx)``, ``(M, dy)``; uniform weights) → :class:`GameState`.
+    ``values`` (by Symbol or name) must give every parameter of the loss, and α (≥ 0);
+    ``dt`` is a finite positive number.
+    ``init_fn(x, y)`` (finite arrays ``(N, dx)``, ``(M, dy)``, N, M ≥ 1, integers cast to
+    floats; uniform weights) → :class:`GameState`.
     ``observe_fn(state)`` → dict with ``value`` :math:`\mathcal L[\mu_x,\mu_y]` and, when
     ``probes = (px, py)`` (candidate pure strategies, e.g. grids of the two strategy
     spaces) are given for a bilinear game, ``nash_gap``
@@ -53,9 +57,11 @@ def ascent_descent(game: ZeroSumGame, values=None, dt=1e-2, probes=None):
     ``vx_probes``, ``vy_probes`` there (for :func:`averaged_nash_gap`).
     """
     if not isinstance(game, ZeroSumGame):
-        raise TypeError(f"ascent_descent needs a ZeroSumGame, got {type(game).__name__}")
-    values = parameter_values(values)
-    alpha, dt = rate(game.alpha, values), float(dt)
+        raise NotAFlowError(f"ascent_descent needs a ZeroSumGame, got {type(game).__name__}")
+    dt = time_step(dt)
+    params = free_parameters([game.Vx, game.Vy, game.loss, game.alpha], (*game.px, *game.py))
+    values = parameter_values(values, params)
+    alpha = rate(game.alpha, values)
     ms = [game.mu_x, game.mu_y]
     Vx, Vy = game.Vx.subs(values), game.Vy.subs(values)
     fx = compile_expr([Vx, *[sp.diff(Vx, p) for p in game.px]], ms, at=game.px, points_from=game.mu_x)
@@ -63,15 +69,17 @@ def ascent_descent(game: ZeroSumGame, values=None, dt=1e-2, probes=None):
     value_fn = compile_expr(game.loss.subs(values), ms)
     if probes is not None:
         if not game.bilinear:
-            raise ValueError("the Nash gap over pure strategies is implemented for bilinear games")
+            raise SimulationInputError("the Nash gap over pure strategies is implemented for bilinear games")
+        if not (isinstance(probes, (tuple, list)) and len(probes) == 2):
+            raise SimulationInputError("probes must be a pair (px, py) of candidate pure strategies")
         vx_at = compile_expr(Vx, ms, at=game.px)
         vy_at = compile_expr(Vy, ms, at=game.py)
-        probes = tuple(jnp.asarray(p)[:, None] if jnp.ndim(p) == 1 else jnp.asarray(p) for p in probes)
+        probes = (points_array(probes[0], game.mu_x.dim, "the probes of mu_x"),
+                  points_array(probes[1], game.mu_y.dim, "the probes of mu_y"))
 
     def init_fn(x, y):
-        x, y = jnp.asarray(x), jnp.asarray(y)
-        x = x[:, None] if x.ndim == 1 else x
-        y = y[:, None] if y.ndim == 1 else y
+        x = points_array(x, game.mu_x.dim, f"the particles of {game.mu_x.name!r}")
+        y = points_array(y, game.mu_y.dim, f"the particles of {game.mu_y.name!r}")
         wx = jnp.full((x.shape[0],), 1.0 / x.shape[0], x.dtype)
         wy = jnp.full((y.shape[0],), 1.0 / y.shape[0], y.dtype)
         return GameState(x, wx, y, wy, jnp.zeros((), x.dtype), jnp.zeros((), jnp.int32))

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import sympy as sp
 
 from .errors import MfDeriveError
 
@@ -25,9 +26,49 @@ class GridError(MfDeriveError, ValueError):
     wrong shape."""
 
 
+def _entries(v, what):
+    """The entries of a number or a flat sequence of numbers, as a 1-d NumPy array."""
+    try:
+        a = np.atleast_1d(np.asarray(v))
+    except (TypeError, ValueError):  # ragged
+        raise GridError(f"{what} must be a number or a flat tuple of numbers, got {v!r}") from None
+    if a.ndim != 1 or a.size == 0:
+        raise GridError(f"{what} must be a number or a flat tuple of numbers, got {v!r}")
+    return a
+
+
+def _bounds(v, what):
+    """Box bounds as floats: real numbers only (no strings, complex numbers or bools)."""
+    a = _entries(v, what)
+    out = []
+    for e in a.tolist():
+        if isinstance(e, bool) or not (isinstance(e, (int, float)) or _real(e)):
+            raise GridError(f"{what} must be real numbers, got {e!r}")
+        out.append(float(e))
+    return tuple(out)
+
+
+def _real(e):
+    """A SymPy real number (converts to float)."""
+    return isinstance(e, sp.Basic) and e.is_number and e.is_extended_real is True
+
+
+def _cells(v):
+    """Cells per axis: integers (``10.7`` is refused, not truncated)."""
+    a = _entries(v, "shape")
+    out = []
+    for e in a.tolist():
+        if isinstance(e, bool) or not isinstance(e, (int, sp.Integer)):
+            raise GridError(f"shape must be whole numbers of cells per axis, got {e!r}")
+        out.append(int(e))
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class Grid:
-    """A cell-centred grid: ``Grid(lower, upper, shape)``, each a number (1-D) or a tuple.
+    """A cell-centred grid: ``Grid(lower, upper, shape)``, each a number (1-D) or a tuple:
+    finite real bounds with ``lower < upper``, and whole numbers ``>= 3`` of cells per axis
+    (anything else raises :class:`GridError`).
 
     Attributes: ``dim``, ``h`` (cell widths), ``vol`` (cell volume), ``size`` (cells),
     ``axes`` (the cell centres per axis), ``centres`` (``(size, dim)``, C order).
@@ -38,14 +79,17 @@ class Grid:
     shape: tuple
 
     def __init__(self, lower, upper, shape):
-        lo = tuple(float(v) for v in np.atleast_1d(lower))
-        up = tuple(float(v) for v in np.atleast_1d(upper))
-        sh = tuple(int(v) for v in np.atleast_1d(shape))
+        lo = _bounds(lower, "lower")
+        up = _bounds(upper, "upper")
+        sh = _cells(shape)
         if not (len(lo) == len(up) == len(sh)):
             raise GridError(f"lower {lo}, upper {up} and shape {sh} must have the same length")
         for k, (a, b, n) in enumerate(zip(lo, up, sh)):
             if not np.isfinite(a) or not np.isfinite(b) or not b > a:
-                raise GridError(f"axis {k}: the box [{a}, {b}] is empty or infinite")
+                raise GridError(
+                    f"axis {k}: the box [{a}, {b}] is empty, reversed or infinite "
+                    f"(need finite bounds with lower < upper)"
+                )
             if n < 3:
                 raise GridError(f"axis {k}: {n} cells; a grid needs at least 3 per axis")
         object.__setattr__(self, "lower", lo)

@@ -38,7 +38,13 @@ def test_entropic_jko_is_stable_where_the_kernel_underflows():
     eps = 1e-5
     C = (GRID.axes[0][:, None] - GRID.axes[0][None, :]) ** 2
     assert np.mean(np.exp(-C / eps) == 0) > 0.95  # a plain Sinkhorn kernel is mostly zeros
+    # 400 iterations do not solve the inner problem at this ε (marginal error ≈ 0.9): by
+    # default run refuses such a step, naming ε ...
     init, step, obs = mf.entropic_jko(OU, GRID, tau=0.1, epsilon=eps, iterations=400)
+    with pytest.raises(mf.SimulationError, match="epsilon = 1e-05"):
+        mf.run(step, init(start()), 3, obs, record_every=1)
+    # ... and with the check off (tol=None) the log-domain iteration stays finite
+    init, step, obs = mf.entropic_jko(OU, GRID, tau=0.1, epsilon=eps, iterations=400, tol=None)
     st, tr = mf.run(step, init(start()), 3, obs, record_every=1)
     assert np.all(np.isfinite(np.asarray(st.density)))
     assert np.all(np.diff(tr["energy"]) < 0) and abs(tr["mass"][-1] - 1) < 1e-12
