@@ -85,11 +85,6 @@ class SimulationInputError(MfDeriveError, ValueError):
     a time step that is not a finite positive number, missing data for a fixed measure."""
 
 
-class WrongFlowError(MfDeriveError, TypeError):
-    """A simulator got a flow of the wrong kind (e.g. a particle simulator of a
-    :class:`~mfderive.RhoHFlow` that needs a :class:`~mfderive.WassersteinFlow`)."""
-
-
 class InvalidOptionError(MfDeriveError, ValueError):
     """A keyword option outside its allowed values (``normalize="no"``, an unknown
     ``variant=``, ...)."""
@@ -98,3 +93,7 @@ class InvalidOptionError(MfDeriveError, ValueError):
 class NotAFlowError(MfDeriveError, TypeError):
     """A flow object of the wrong kind (``dissipation_identity`` of something that is not
     a flow, a particle simulator given a flow it cannot simulate)."""
+
+
+#: The name the (ρ,H) simulator first used for :class:`NotAFlowError`.
+WrongFlowError = NotAFlowError

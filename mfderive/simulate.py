@@ -34,14 +34,12 @@ import sympy as sp
 
 from .codegen import compile as compile_expr
 from .errors import MfDeriveError, NotAFlowError, SimulationInputError, UnsafeInputError
-from .evaluate import evaluate
-from .flows import RhoHFlow, WassersteinFlow
+from .flows import WassersteinFlow
 from .integrals import LocalIntegral
 from .measures import Data, Measure
 
 __all__ = [
-    "ParticleState", "RhoHState", "SimulationError", "StepSizeError", "particle_flow",
-    "rho_h_flow", "rho_h_particle_field", "run",
+    "ParticleState", "SimulationError", "StepSizeError", "particle_flow", "run",
 ]
 
 
@@ -366,115 +364,6 @@ def particle_flow(flow: WassersteinFlow, data=None, values=None, dt=1e-2, chunk_
         b = drift_fn(X, w, *data_args)
         obs = energy_fn(X, w, *data_args), jnp.mean(jnp.sum(b * b, axis=-1))
         return {"energy": obs[0], "dissipation": obs[1], "particles": X} if snapshots else obs
-
-    return init_fn, step_fn, observe_fn
-
-
-def rho_h_particle_field(flow: RhoHFlow, weights, data=None):
-    r"""The particle reading of a transport-type :math:`(\rho,H)` system.
-
-    On :math:`\rho = \sum_i p_i\delta_{\theta_i}` with values :math:`H_i = H(\theta_i)`, the
-    characteristics of :math:`\partial_t\rho + \operatorname{div}(\rho w) = 0`,
-    :math:`\partial_t H + w\cdot\nabla H = -\frac{\delta G}{\delta H}` are
-    :math:`\theta_i' = w(\theta_i)`, :math:`H_i' = -\frac{\delta G}{\delta H}(\theta_i)`
-    (for the chaos system, the weighted gradient flow of Prop. 3.3).  The velocity and
-    :math:`\delta G/\delta H` are the flow's derived expressions, evaluated on the particles
-    (symbolic positions and values, fixed weights ``p`` and ``data``) and lambdified to JAX.
-    The velocity must not depend on :math:`\nabla H` (true for the chaos system).
-
-    Returns ``field(theta, h) -> (dtheta, dh)`` with ``theta`` of shape ``(n, d)`` (or ``(n,)``
-    for one variable) and ``h`` of shape ``(n,)``; ``field.energy(theta, h)`` is :math:`G`
-    on the same particles.
-    """
-    if not isinstance(flow, RhoHFlow) or flow.variant == "separated":
-        raise TypeError("rho_h_particle_field needs a transported or chaos RhoHFlow")
-    y, H = flow.point, flow.H
-    v = [sp.expand(vi) for vi in flow.v]
-    if any(vi.has(sp.Derivative(H(*y), yi)) for vi in v for yi in y):
-        raise ValueError(
-            "the velocity depends on the gradient of H: this system has no particle reading "
-            "with values H_i alone"
-        )
-    n, d = len(weights), len(y)
-    ts = [sp.symbols(f"theta{i}_0:{d}", real=True) for i in range(n)]
-    hs = sp.symbols(f"h0:{n}", real=True)
-    spec = {flow.rho: ([tuple(t) for t in ts], list(weights)), **dict(data or {})}
-    values = {H(*t): hv for t, hv in zip(ts, hs)}
-    rows = []
-    for field in (*v, -flow.Q):
-        e = evaluate(flow.nonlocal_(field), spec).xreplace(values)
-        rows.append([e.xreplace({**dict(zip(y, ts[i])), H(*y): hs[i]}) for i in range(n)])
-    flat = [c for t in ts for c in t]
-    f = sp.lambdify([flat, list(hs)], rows, "jax")
-
-    def field(theta, h):
-        th = jnp.reshape(theta, (n * d,))
-        out = [jnp.stack(r) for r in f(list(th), list(h))]
-        dtheta = jnp.stack(out[:d], axis=-1)
-        return (dtheta[:, 0] if jnp.ndim(theta) == 1 else dtheta), out[d]
-
-    field.energy = _particle_energy(flow, ts, hs, spec, values)
-    return field
-
-
-def _particle_energy(flow, ts, hs, spec, values):
-    """G on the particles, lambdified like the field."""
-    d = len(flow.point)
-    G = evaluate(flow.energy, spec).xreplace(values)
-    g = sp.lambdify([[c for t in ts for c in t], list(hs)], G, "jax")
-    return lambda theta, h: g(list(jnp.reshape(theta, (len(hs) * d,))), list(h))
-
-
-@jax.tree_util.register_dataclass
-@dataclass
-class RhoHState:
-    """Particle positions ``theta`` (``(n,)`` or ``(n, d)``), values ``h`` (``(n,)``),
-    the time step (state, so that one compiled step serves every ``dt``), the time and the
-    step count."""
-
-    theta: jax.Array
-    h: jax.Array
-    dt: jax.Array
-    t: jax.Array
-    step: jax.Array
-
-
-def rho_h_flow(flow: RhoHFlow, weights, data=None, dt=1e-2):
-    r"""``(init_fn, step_fn, observe_fn)`` for the particle reading of a chaos (or other
-    transport-type) :math:`(\rho,H)` system with fixed weights ``p`` (classical RK4 on the
-    field of :func:`rho_h_particle_field`).
-
-    ``init_fn(theta, h, dt=None)`` → :class:`RhoHState` (``dt`` overrides the default
-    step; the compiled step is shared); ``observe_fn(state)`` → dict with
-    ``energy`` :math:`G` and ``dissipation`` :math:`\sum_i p_i(|\theta_i'|^2 + h_i'^2)`,
-    the rate of Prop. 3.3 on the particles.
-    """
-    field = rho_h_particle_field(flow, weights, data)
-    p = jnp.asarray([float(w) for w in weights])
-    default_dt = float(dt)
-
-    def init_fn(theta, h, dt=None):
-        theta, h = jnp.asarray(theta), jnp.asarray(h)
-        if h.shape != (len(p),) or theta.shape[0] != len(p):
-            raise ValueError(f"theta and h must have {len(p)} rows (one per weight), got {theta.shape}, {h.shape}")
-        step = jnp.asarray(default_dt if dt is None else float(dt), h.dtype)
-        return RhoHState(theta, h, step, jnp.zeros((), h.dtype), jnp.zeros((), jnp.int32))
-
-    def step_fn(s: RhoHState) -> RhoHState:
-        y, dt = (s.theta, s.h), s.dt
-        add = lambda a, b, c: jax.tree_util.tree_map(lambda u, v: u + c * v, a, b)  # noqa: E731
-        k1 = field(*y)
-        k2 = field(*add(y, k1, dt / 2))
-        k3 = field(*add(y, k2, dt / 2))
-        k4 = field(*add(y, k3, dt))
-        inc = jax.tree_util.tree_map(lambda a, b, c, e: (a + 2 * b + 2 * c + e) / 6, k1, k2, k3, k4)
-        theta, h = add(y, inc, dt)
-        return RhoHState(theta, h, s.dt, s.t + dt, s.step + 1)
-
-    def observe_fn(s: RhoHState):
-        dth, dh = field(s.theta, s.h)
-        sq = dth**2 if dth.ndim == 1 else jnp.sum(dth**2, -1)
-        return {"energy": field.energy(s.theta, s.h), "dissipation": jnp.sum(p * (sq + dh**2))}
 
     return init_fn, step_fn, observe_fn
 

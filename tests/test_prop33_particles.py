@@ -12,7 +12,7 @@ import numpy as np
 import sympy as sp
 
 import mfderive as mf
-from mfderive.simulate import rho_h_particle_field
+from mfderive.rho_h_particles import rho_h_particle_field
 
 LAM = 0.1
 P = [sp.Rational(1, 2), sp.Rational(3, 10), sp.Rational(1, 5)]
