@@ -28,10 +28,10 @@ $(MATHJAX):
 	  && rm -rf $$tmp
 
 report: setup
-	$(BIN)/python -m mfderive.report
+	$(BIN)/python -m mfderive.publish.report
 
 book: setup $(MATHJAX)
-	$(BIN)/python -m mfderive.report
+	$(BIN)/python -m mfderive.publish.report
 	$(BIN)/python -m mfderive.publish --profile $(PROFILE)
 
 test: setup

@@ -23,9 +23,26 @@ The numeric layers (JAX, loaded on first use): :func:`compile` (particles, or gr
 Every error raised on bad input is an :class:`MfDeriveError` (see :mod:`mfderive.errors`).
 """
 
-from .canonical import canonical, equivalent
+from .derive.canonical import canonical, equivalent
+from .derive.densities import Density
+from .derive.euler import euler_operator
+from .derive.evaluate import evaluate
+from .derive.integrals import (
+    LocalIntegral,
+    MeasureIntegral,
+    entropy,
+    integral,
+    local,
+    relative_entropy,
+)
+from .derive.lions import lions_derivative
+from .derive.measures import Data, Measure
+from .derive.nonsmooth import relu_convention
+from .derive.variation import first_variation, function_variation, second_variation
 from .errors import (
+    CompileError,
     EvaluationError,
+    GridError,
     InfiniteValueError,
     InvalidExpressionError,
     InvalidOptionError,
@@ -33,48 +50,61 @@ from .errors import (
     InvalidVariablesError,
     MeasureNameClashError,
     MfDeriveError,
+    NoParticleReadingError,
     NotAFlowError,
     NotAMeasureError,
     NotDifferentiableError,
     NotSympyError,
+    SimulationError,
     SimulationInputError,
+    StepSizeError,
     UnsafeInputError,
 )
-from .evaluate import Density, evaluate
-from .flows import NoParticleReadingError, RhoHFlow, UnbalancedFlow, WassersteinFlow
-from .games import ZeroSumGame
-from .gibbs import GaussianFixedPoint, GibbsFixedPoint, gibbs
-from .hierarchy import MomentHierarchy
-from .identities import DissipationIdentity, Verification, dissipation_identity
-from .stationary import StationaryGap, stationary_gap
-from .integrals import LocalIntegral, MeasureIntegral, entropy, integral, local, relative_entropy
-from .lions import lions_derivative
-from .nonsmooth import relu_convention
-from .measures import Data, Measure
-from .fields import euler_operator
-from .grids import Grid, GridError
-from .variation import first_variation, function_variation, second_variation
+from .flows.games import ZeroSumGame
+from .flows.gibbs import GaussianFixedPoint, GibbsFixedPoint, gibbs
+from .flows.hierarchy import MomentHierarchy
+from .flows.identities import DissipationIdentity, Verification, dissipation_identity
+from .flows.rho_h import RhoHFlow
+from .flows.stationary import StationaryGap, stationary_gap
+from .flows.unbalanced import UnbalancedFlow
+from .flows.wasserstein import WassersteinFlow
+from .grids import Grid
 
 __version__ = "0.1.0"
 
 # The numeric layers (JAX) load on first use, so that symbolic work does not import JAX.
 _LAZY = {
-    "compile": ("codegen", "compile"),
-    "CompileError": ("codegen", "CompileError"),
-    "particle_flow": ("simulate", "particle_flow"),
-    "run": ("simulate", "run"),
-    "rho_h_particle_field": ("rho_h_particles", "rho_h_particle_field"),
-    "rho_h_flow": ("rho_h_particles", "rho_h_flow"),
-    "SimulationError": ("simulate", "SimulationError"),
-    "StepSizeError": ("simulate", "StepSizeError"),
-    "grid_flow": ("finite_volume", "grid_flow"),
-    "birth_death_flow": ("birth_death", "birth_death_flow"),
-    "ascent_descent": ("game_particles", "ascent_descent"),
-    "entropic_jko": ("jko", "entropic_jko"),
+    "compile": ("codegen.compiler", "compile"),
+    "particle_flow": ("simulate.particles", "particle_flow"),
+    "run": ("simulate.loop", "run"),
+    "rho_h_particle_field": ("simulate.rho_h", "rho_h_particle_field"),
+    "rho_h_flow": ("simulate.rho_h", "rho_h_flow"),
+    "grid_flow": ("simulate.finite_volume", "grid_flow"),
+    "birth_death_flow": ("simulate.birth_death", "birth_death_flow"),
+    "ascent_descent": ("simulate.ascent_descent", "ascent_descent"),
+    "entropic_jko": ("simulate.jko", "entropic_jko"),
+}
+
+
+# Where the modules of the flat layout (before the stage packages) live now, so that
+# ``mf.fields.is_zero`` or ``mf.stationary.on_measure`` keep working.
+_MOVED = {
+    "measures": "derive.measures", "integrals": "derive.integrals",
+    "variation": "derive.variation", "lions": "derive.lions", "canonical": "derive.canonical",
+    "evaluate_module": "derive.evaluate", "fields": "derive.euler", "nonsmooth": "derive.nonsmooth",
+    "games": "flows.games", "identities": "flows.identities", "gibbs": "flows.gibbs",
+    "hierarchy": "flows.hierarchy", "stationary": "flows.stationary",
+    "finite_volume": "simulate.finite_volume", "jko": "simulate.jko",
+    "birth_death": "simulate.birth_death", "game_particles": "simulate.ascent_descent",
+    "rho_h_particles": "simulate.rho_h", "report": "publish.report",
 }
 
 
 def __getattr__(name):
+    if name in _MOVED:
+        import importlib
+
+        return importlib.import_module(f".{_MOVED[name]}", __name__)
     if name in _LAZY:
         import importlib
 

@@ -9,6 +9,12 @@ is out of range), so ``except ValueError`` keeps working.
 from __future__ import annotations
 
 __all__ = [
+    "CompileError",
+    "GridError",
+    "NoParticleReadingError",
+    "SimulationError",
+    "StepSizeError",
+
     "MfDeriveError",
     "NotSympyError",
     "NotAMeasureError",
@@ -97,3 +103,33 @@ class NotAFlowError(MfDeriveError, TypeError):
 
 #: The name the (ρ,H) simulator first used for :class:`NotAFlowError`.
 WrongFlowError = NotAFlowError
+
+
+
+class CompileError(MfDeriveError, ValueError):
+    """An expression that cannot be compiled (an unknown function, a density or local
+    functional of a measure without a grid, a free symbol that was not declared)."""
+
+
+
+class GridError(MfDeriveError, ValueError):
+    """A grid that does not make sense (an empty box, too few cells) or values of the
+    wrong shape."""
+
+
+
+class NoParticleReadingError(MfDeriveError, ValueError):
+    """The flow has no particle (SDE/ODE) reading, e.g. a porous-medium term whose
+    nonlinear diffusion needs the density itself."""
+
+
+
+class SimulationError(MfDeriveError, FloatingPointError):
+    """A simulation produced a non-finite value, or left the set where its scheme is valid
+    (a negative density, an inner solve that did not converge)."""
+
+
+
+class StepSizeError(SimulationError, SimulationInputError):
+    """A time step above the stability limit of an explicit scheme, found at ``init``
+    before any step is taken (the message gives the largest stable step)."""

@@ -16,14 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from .errors import MfDeriveError
+from .errors import GridError
 
 __all__ = ["Grid", "GridError", "gradient"]
 
-
-class GridError(MfDeriveError, ValueError):
-    """A grid that does not make sense (an empty box, too few cells) or values of the
-    wrong shape."""
 
 
 def _entries(v, what):

@@ -1,0 +1,125 @@
+r"""Evaluate integrals against discrete measures: numbers for checks.
+
+``evaluate(expr, {mu: (atoms, weights), nu: (points, weights)})`` replaces every
+integral against a listed measure by its weighted sum
+:math:`\int g\,d\mu = \sum_i w_i\,g(\xi_i)`, innermost first, and returns a SymPy
+expression in the remaining free symbols (a number when none remain).  With SymPy
+rationals as atoms and weights the result is exact; atoms and weights may also be
+symbolic (a weight :math:`\varepsilon` gives the Gateaux derivative exactly).
+
+The input rules are in :mod:`mfderive.derive.discrete` and :mod:`mfderive.derive.densities`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import sympy as sp
+from sympy.core.function import AppliedUndef
+
+from ..errors import EvaluationError, InfiniteValueError
+from .densities import Density, _integrate
+from .discrete import discrete_measure
+from .integrals import BoundIntegral, LocalIntegral, substitute
+from .measures import Data, Measure, as_sympy, check_measure, check_names
+
+__all__ = ['evaluate']
+
+
+
+def evaluate(expr, measures: Mapping) -> sp.Expr:
+    r"""Replace every integral against the given discrete measures by its value.
+
+    Parameters
+    ----------
+    expr : SymPy expression or Matrix
+        A functional, a first variation, a Lions derivative (entry by entry), ...
+    measures : dict
+        ``{measure: (atoms, weights)}`` or ``{measure: atoms}`` (uniform weights)
+        for each :class:`~mfderive.Measure` or :class:`~mfderive.Data` to evaluate, or
+        ``{measure: Density(expr, bounds)}`` for a measure with a density.
+
+    Returns
+    -------
+    SymPy expression
+        Integrals against measures not listed stay symbolic.
+
+    Raises
+    ------
+    InfiniteValueError
+        A local functional (entropy, ∫m²) of a measure given by atoms: it has no
+        density, and these functionals are +∞ there.
+    EvaluationError
+        Malformed atoms or weights, or a :class:`Density` that is negative or (for a
+        probability Measure) does not integrate to one; the rules are in the module
+        docstring.
+
+    Examples
+    --------
+    >>> import sympy as sp, mfderive as mf
+    >>> w = sp.Symbol("w"); mu = mf.Measure("mu", (w,))
+    >>> mf.evaluate(mf.integral(w**2, mu), {mu: ([1, 3], [sp.Rational(1, 4), sp.Rational(3, 4)])})
+    7
+    """
+    if isinstance(expr, sp.MatrixBase):  # a Lions derivative: entry by entry
+        return expr.applyfunc(lambda e: evaluate(e, measures))
+    expr = as_sympy(expr, "the expression to evaluate")
+    if not isinstance(measures, Mapping):
+        raise EvaluationError(
+            f"measures must be a dict {{measure: (atoms, weights)}}, got {type(measures).__name__}"
+        )
+    table = {}
+    for M in measures:
+        check_measure(M, "a key of the measures dict")
+    # densities are matched to their measure by name: two Measures named alike must not meet
+    check_names([expr], list(measures))
+    for M, spec in measures.items():
+        table[M] = spec.check(M) if isinstance(spec, Density) else discrete_measure(spec, M)
+    return _eval(expr, table)
+
+
+
+
+
+
+def _eval(e, table):
+    if isinstance(e, BoundIntegral):
+        g = _eval(e.integrand, table)
+        M = e.measure
+        if M not in table:
+            return e if g == e.integrand else e.func(g, M, e.over)
+        spec = table[M]
+        if isinstance(spec, Density):
+            limits = spec.limits(M, e.over)
+            if isinstance(e, LocalIntegral):
+                g = g.replace(
+                    lambda f: isinstance(f, AppliedUndef) and f.func.__name__ == M.name,
+                    lambda f: spec.at(M, f.args),
+                ).doit()
+                return _integrate(g, limits)
+            return _integrate(g * spec.at(M, e.over), limits)
+        if isinstance(e, LocalIntegral):
+            if any(f.func.__name__ == M.name for f in g.atoms(AppliedUndef)):
+                raise InfiniteValueError(
+                    f"{sp.sstr(e)} is a local functional of the density of {M.name!r}, "
+                    f"which was given as a discrete measure (atoms); a discrete measure "
+                    f"has no density, and the entropy, relative entropy and "
+                    f"integrals of m^p (p>1) are +infinity there"
+                )
+            raise EvaluationError(
+                f"{sp.sstr(e)} is a Lebesgue integral over the variables of {M.name!r}; "
+                f"it cannot be evaluated from the atoms of {M.name!r}"
+            )
+        atoms, weights = table[M]
+        nested = g.has(BoundIntegral)
+        terms = []
+        for row, w in zip(atoms, weights):
+            rep = dict(zip(e.over, row))
+            terms.append(w * (substitute(g, rep) if nested else g.xreplace(rep)))
+        return sp.Add(*terms)
+    if not e.args or isinstance(e, (sp.Symbol, Measure, Data)):
+        return e
+    args = [_eval(a, table) for a in e.args]
+    if all(a is b for a, b in zip(args, e.args)):
+        return e
+    return e.func(*args)
