@@ -1,6 +1,10 @@
 r"""mfderive: symbolic calculus on measures for the mean-field theory of training.
 
-The derive layer (SymPy):
+One package per stage, each importing only the ones before it: ``derive`` → ``flows`` →
+``codegen`` → ``simulate`` → ``publish``, with ``errors``, ``grids`` and ``checks`` shared
+(``docs/architecture.md``; each package's ``__init__`` lists its modules).
+
+The symbolic stages, ``derive`` and ``flows`` (SymPy):
 
 * :class:`Measure`, :class:`Data` — what functionals are functionals of;
 * :func:`integral`, :func:`local`, :func:`entropy`, :func:`relative_entropy` — the atoms;
@@ -11,11 +15,13 @@ The derive layer (SymPy):
 * flows: :class:`WassersteinFlow` (gradient flow, MFLD), :class:`RhoHFlow`,
   :class:`UnbalancedFlow`, each with ``.pde()`` and ``.dissipation()``;
 * identities: :func:`dissipation_identity` (``.verify()`` proves it up to a total
-  divergence), :func:`gibbs` (Prop. 6), :class:`MomentHierarchy` (Lemma 3.2),
-  :func:`stationary_gap` ((4.5), (4.8)).
+  divergence), :func:`gibbs` (Hu, Ren, Šiška & Szpruch 2021, Prop. 6),
+  :class:`MomentHierarchy` (Fernández-Real & Figalli 2022, Lemma 3.2),
+  :func:`stationary_gap` (ibid., (4.5), (4.8)).
 
-The numeric layers (JAX, loaded on first use): :func:`compile` (particles, or grids with
-:class:`Grid`), and simulators returning ``(init, step, observe)`` for :func:`run`:
+The numeric stages, ``codegen`` and ``simulate`` (JAX, loaded on first use):
+:func:`compile` (particles, or grids with :class:`Grid`), and simulators returning
+``(init, step, observe)`` for :func:`run`:
 :func:`particle_flow`, :func:`grid_flow` (finite volumes), :func:`entropic_jko`,
 :func:`birth_death_flow` (WFR), :func:`ascent_descent` (:class:`ZeroSumGame`),
 :func:`rho_h_flow`.

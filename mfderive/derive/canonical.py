@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .integrals import BoundIntegral, MeasureIntegral, integral_atoms
+from .atoms import BoundIntegral, MeasureIntegral, integral_atoms
 from .measures import Measure, as_sympy
 
 __all__ = ["canonical", "equivalent"]
@@ -27,7 +27,13 @@ def canonical(expr, rename: bool = True, split_sums: bool = True) -> sp.Expr:
     With ``rename=False`` only the linearity step is applied (for display: factors
     such as a point coordinate are pulled out of integrals, names are kept); with
     ``split_sums=False`` an integrand is not expanded into several integrals, only its
-    constant factors are pulled out (for code generation: one contraction per integral)."""
+    constant factors are pulled out (for code generation: one contraction per integral).
+
+    >>> import sympy as sp, mfderive as mf
+    >>> w, v = sp.symbols("w v"); mu = mf.Measure("mu", (w,))
+    >>> mf.canonical(mf.integral(2 * w, mu)) == mf.canonical(2 * mf.integral(v, mu, over=v))
+    True
+    """
     return _canon(as_sympy(expr, "expr"), rename, split_sums)
 
 
@@ -60,7 +66,13 @@ def _canon(e, rename=True, split_sums=True):
 
 
 def equivalent(a, b) -> bool:
-    """True when ``a - b`` has canonical form zero (after expansion, or simplify)."""
+    """True when ``a - b`` has canonical form zero (after expansion, or simplify).
+
+    >>> import sympy as sp, mfderive as mf
+    >>> w = sp.Symbol("w"); mu = mf.Measure("mu", (w,))
+    >>> mf.equivalent(mf.integral(2 * w + 1, mu), 2 * mf.integral(w, mu) + 1)
+    True
+    """
     d = sp.expand(canonical(a) - canonical(b))
     if d == 0:
         return True

@@ -19,17 +19,9 @@ from .measures import Measure, as_sympy
 __all__ = ['Density']
 
 
-_WEIGHT_SUM_TOL = 1e-12  # floating-point weights of a Measure: |sum - 1| <= max(this, N eps)
 _MASS_TOL = 1e-10  # a float or numerically integrated density mass: |mass - 1| <= this
-
-
-_MASS_TOL = 1e-10  # a float or numerically integrated density mass: |mass - 1| <= this
-_SIGN_TOL = 1e-12  # a sampled density is negative below -this * max(1, max |density|)
-
-
 _SIGN_TOL = 1e-12  # a sampled density is negative below -this * max(1, max |density|)
 _SAMPLES = 20_000  # grid points for a numerical sign check of a density
-
 
 
 class Density:
@@ -62,6 +54,12 @@ class Density:
       within :math:`10^{-10}` for one with floats or without a closed form (then
       integrated numerically, which needs the density free of parameters).  A density
       of a :class:`~mfderive.Data` measure may have any mass.
+
+    >>> import sympy as sp, mfderive as mf
+    >>> w = sp.Symbol("w"); mu = mf.Measure("mu", (w,))
+    >>> uniform = mf.Density(1, [(0, 1)])
+    >>> mf.evaluate(mf.integral(w, mu), {mu: uniform}), mf.evaluate(mf.entropy(mu), {mu: uniform})
+    (1/2, 0)
     """
 
     def __init__(self, expr, bounds=None):
@@ -104,7 +102,6 @@ class Density:
         return self
 
 
-
 def _bounds(bounds) -> tuple[tuple[sp.Expr, sp.Expr], ...]:
     if isinstance(bounds, (str, bytes)) or _unordered(bounds) or not _iterable(bounds):
         raise EvaluationError(
@@ -134,13 +131,11 @@ def _bounds(bounds) -> tuple[tuple[sp.Expr, sp.Expr], ...]:
     return tuple(out)
 
 
-
 def _bound(b, what: str) -> sp.Expr:
     v = _scalar(b, what)
     if not v.is_number or v.has(sp.nan, sp.zoo) or v.is_extended_real is not True:
         raise EvaluationError(f"{what} must be a real number (or -oo/oo), got {b!r}")
     return v
-
 
 
 def _check_sign(expr: sp.Expr, measure, box) -> None:
@@ -165,7 +160,6 @@ def _check_sign(expr: sp.Expr, measure, box) -> None:
                 f"the density {expr} of {measure.name!r} is negative on its bounds "
                 f"(it is {low[1]:.3g} at {low[0]}); a density is >= 0"
             )
-
 
 
 def _sampled_minimum(expr, variables, box):
@@ -201,7 +195,6 @@ def _sampled_minimum(expr, variables, box):
     return tuple(float(g.flat[i]) for g in grid), value
 
 
-
 def _axis(lo: float, hi: float, k: int) -> np.ndarray:
     """``k`` sample points of ``[lo, hi]``; an infinite side through ``t/(1-t)``."""
     if np.isfinite(lo) and np.isfinite(hi):
@@ -214,7 +207,6 @@ def _axis(lo: float, hi: float, k: int) -> np.ndarray:
         return hi - t / (1 - t)
     t = np.linspace(-1, 1, k + 2)[1:-1]
     return t / (1 - t**2)
-
 
 
 def _check_mass(expr: sp.Expr, measure, limits) -> None:

@@ -27,15 +27,12 @@ from .measures import Measure
 __all__ = ['discrete_measure']
 
 
-
 _WEIGHT_SUM_TOL = 1e-12  # floating-point weights of a Measure: |sum - 1| <= max(this, N eps)
-
 
 
 def _unordered(v) -> bool:
     """Sets and dicts iterate in hash order, never in an order the user chose."""
     return isinstance(v, (AbstractSet, Mapping))
-
 
 
 def _scalar(v, what: str) -> sp.Expr:
@@ -51,7 +48,6 @@ def _scalar(v, what: str) -> sp.Expr:
     if not isinstance(out, sp.Expr):
         raise EvaluationError(f"{what} must be a number or SymPy expression, got {v!r}")
     return out
-
 
 
 def _defect(v: sp.Expr, real: bool) -> str | None:
@@ -71,7 +67,6 @@ def _defect(v: sp.Expr, real: bool) -> str | None:
     return None
 
 
-
 def _negative(v: sp.Expr) -> bool:
     """Whether the real ``v`` is negative, where SymPy can tell."""
     if _real_number(v):
@@ -79,7 +74,6 @@ def _negative(v: sp.Expr) -> bool:
     if v.is_number:
         return bool(v.evalf(30, chop=True).as_real_imag()[0] < 0)
     return v.is_extended_negative is True
-
 
 
 def _equals_one(total: sp.Expr, tol: float) -> bool:
@@ -90,7 +84,6 @@ def _equals_one(total: sp.Expr, tol: float) -> bool:
         if d.is_number:
             return abs(complex(d.evalf(30))) <= tol
     return d == 0 or sp.simplify(d) == 0 or bool(d.is_number and d.equals(0))
-
 
 
 def _check_coordinate(c: sp.Expr, var: sp.Symbol, what: str, name: str) -> None:
@@ -118,11 +111,9 @@ def _check_coordinate(c: sp.Expr, var: sp.Symbol, what: str, name: str) -> None:
             )
 
 
-
 def _real_number(v: sp.Expr) -> bool:
     """A finite SymPy Integer, Rational or Float (NaN and oo are Numbers too, not finite)."""
     return isinstance(v, sp.Number) and v.is_finite is True
-
 
 
 _REAL = sp.Dummy(real=True).assumptions0
@@ -130,7 +121,6 @@ _REAL = sp.Dummy(real=True).assumptions0
 
 _REAL = sp.Dummy(real=True).assumptions0
 _NAMED_FIRST = ("positive", "negative", "nonnegative", "nonpositive", "nonzero", "zero", "integer")
-
 
 
 def _ranked(assumptions: dict) -> tuple:
@@ -145,13 +135,11 @@ def _ranked(assumptions: dict) -> tuple:
     return tuple(sorted(assumptions.items(), key=rank))
 
 
-
 @lru_cache(maxsize=256)
 def _beyond_real(var: sp.Symbol) -> tuple:
     """The assumptions of ``var`` that a finite real number may break (none for a variable
     declared real, complex or nothing)."""
     return _ranked({k: v for k, v in var.assumptions0.items() if _REAL.get(k) is not v})
-
 
 
 def _check_weight(v: sp.Expr, i: int, measure) -> None:
@@ -167,7 +155,6 @@ def _check_weight(v: sp.Expr, i: int, measure) -> None:
             f"weight {i} of {measure.name!r} is {v} < 0; a probability Measure has non-negative "
             "weights (declare a signed or fixed measure with mf.Data)"
         )
-
 
 
 def _weights(weights, n: int, measure) -> tuple[sp.Expr, ...]:
@@ -197,13 +184,11 @@ def _weights(weights, n: int, measure) -> tuple[sp.Expr, ...]:
     return w
 
 
-
 def _machine_eps(weights) -> float:
     """The machine epsilon of a floating-point weight array; float64's otherwise."""
     dtype = getattr(weights, "dtype", None)
     floating = dtype is not None and np.issubdtype(dtype, np.floating)
     return float(np.finfo(dtype if floating else float).eps)
-
 
 
 def discrete_measure(spec, measure) -> tuple[tuple[tuple[sp.Expr, ...], ...], tuple[sp.Expr, ...]]:
@@ -260,7 +245,6 @@ def discrete_measure(spec, measure) -> tuple[tuple[tuple[sp.Expr, ...], ...], tu
     return tuple(parsed), w
 
 
-
 def _iterable(v) -> bool:
     if isinstance(v, (str, bytes, sp.Basic)) and not isinstance(v, sp.Tuple):
         return False
@@ -271,7 +255,6 @@ def _iterable(v) -> bool:
     except TypeError:
         return False
     return True
-
 
 
 def _is_row(spec) -> bool:

@@ -12,18 +12,13 @@ from __future__ import annotations
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
-from .integrals import BoundIntegral, integral_atoms
+from .atoms import BoundIntegral, integral_atoms
 
 __all__ = ['grad', 'div', 'unknown_functions', 'euler_operator', 'derivative_normal_form', 'reduce_expr', 'is_zero', 'has_integrals']
 
 
-
-_PARTIALS: dict[tuple[str, tuple[int, ...]], sp.FunctionClass] = {}
-
-
 _PARTIALS: dict[tuple[str, tuple[int, ...]], sp.FunctionClass] = {}
 _PARTIAL_OF: dict[str, tuple[str, tuple[int, ...], dict]] = {}
-
 
 
 def grad(f, y) -> list[sp.Expr]:
@@ -31,11 +26,9 @@ def grad(f, y) -> list[sp.Expr]:
     return [sp.diff(f, v) for v in y]
 
 
-
 def div(J, y) -> sp.Expr:
     """The divergence of the vector field ``J`` in the variables ``y``."""
     return sp.Add(*[sp.diff(Ji, v) for Ji, v in zip(J, y)])
-
 
 
 def unknown_functions(expr, y) -> list[AppliedUndef]:
@@ -45,13 +38,17 @@ def unknown_functions(expr, y) -> list[AppliedUndef]:
     return sorted(found, key=sp.default_sort_key)
 
 
-
 def euler_operator(L, u) -> sp.Expr:
     r"""The Euler operator :math:`\sum_\alpha(-D)^\alpha\,\partial L/\partial u_\alpha` of ``L``
     with respect to the unknown function application ``u`` (e.g. ``m(x, y)``).
 
     Each derivative :math:`u_\alpha` is replaced by an independent jet symbol before the
     partial derivatives are taken, then put back; :math:`D^\alpha` is the total derivative.
+
+    >>> import sympy as sp, mfderive as mf
+    >>> x = sp.Symbol("x"); u = sp.Function("u")(x)
+    >>> mf.euler_operator(u.diff(x)**2 / 2 + u**3 / 3, u)
+    u(x)**2 - Derivative(u(x), (x, 2))
     """
     derivs = sorted(
         {D for D in L.atoms(sp.Derivative) if D.expr == u}, key=sp.default_sort_key
@@ -66,7 +63,6 @@ def euler_operator(L, u) -> sp.Expr:
         if term != 0:
             out += (-1) ** D.derivative_count * sp.diff(term, *D.variables)
     return out
-
 
 
 def _partial(f, counts: tuple[int, ...]) -> sp.FunctionClass:
@@ -86,7 +82,6 @@ def _partial(f, counts: tuple[int, ...]) -> sp.FunctionClass:
     return _PARTIALS[key]
 
 
-
 def _slot_counts(app, variables) -> tuple[int, ...] | None:
     """Orders per argument slot when every differentiation variable is exactly one slot
     of ``app`` and occurs in no other slot; else None."""
@@ -98,7 +93,6 @@ def _slot_counts(app, variables) -> tuple[int, ...] | None:
             return None
         counts[slots[0]] += n
     return tuple(counts)
-
 
 
 def derivative_normal_form(expr) -> sp.Expr:
@@ -142,7 +136,6 @@ def derivative_normal_form(expr) -> sp.Expr:
     return expr  # pragma: no cover
 
 
-
 def reduce_expr(expr, max_ops: int = 300) -> sp.Expr:
     """A reduced form of ``expr`` that is 0 when ``expr`` is provably zero.
 
@@ -163,11 +156,9 @@ def reduce_expr(expr, max_ops: int = 300) -> sp.Expr:
     return e.xreplace({d: A for A, d in place.items()}) if atoms else e
 
 
-
 def is_zero(expr, max_ops: int = 300) -> bool:
     """Decide ``expr == 0`` symbolically (sound; may answer False for an unproven zero)."""
     return reduce_expr(expr, max_ops) == 0
-
 
 
 def has_integrals(expr) -> bool:

@@ -18,13 +18,12 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from ..errors import EvaluationError, InfiniteValueError
+from .atoms import BoundIntegral, LocalIntegral, substitute
 from .densities import Density, _integrate
 from .discrete import discrete_measure
-from .integrals import BoundIntegral, LocalIntegral, substitute
 from .measures import Data, Measure, as_sympy, check_measure, check_names
 
 __all__ = ['evaluate']
-
 
 
 def evaluate(expr, measures: Mapping) -> sp.Expr:
@@ -76,10 +75,6 @@ def evaluate(expr, measures: Mapping) -> sp.Expr:
     for M, spec in measures.items():
         table[M] = spec.check(M) if isinstance(spec, Density) else discrete_measure(spec, M)
     return _eval(expr, table)
-
-
-
-
 
 
 def _eval(e, table):

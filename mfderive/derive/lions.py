@@ -1,11 +1,11 @@
 r"""The Lions (intrinsic, Wasserstein) derivative.
 
-Seed 000, Def. 2: when :math:`\frac{\delta F}{\delta\mu}(\mu, y)` is :math:`C^1` in
-:math:`y`,
+Carmona & Delarue (2018), in the form of Hu, Ren, Šiška & Szpruch (2021, Def. 2): when
+:math:`\frac{\delta F}{\delta\mu}(\mu, y)` is :math:`C^1` in :math:`y`,
 
 .. math:: D_\mu F(\mu, y) = \nabla_y \frac{\delta F}{\delta\mu}(\mu, y).
 
-Lemma 1 (Cardaliaguet et al.): :math:`\frac{d}{ds}\big|_{0^+} F((\mathrm{Id}+sb)_\#\mu)
+Their Lemma 1: :math:`\frac{d}{ds}\big|_{0^+} F((\mathrm{Id}+sb)_\#\mu)
 = \int D_\mu F(\mu,y)\cdot b(y)\,\mu(dy)`; on an empirical measure
 :math:`\mu_N=\frac1N\sum_i\delta_{\xi_i}` this makes :math:`N\nabla_{\xi_i}F(\mu_N)
 = D_\mu F(\mu_N,\xi_i)`: the particle gradient is the Lions derivative.
@@ -17,7 +17,8 @@ import sympy as sp
 
 from .measures import as_sympy, check_differentiable_measure, check_names
 from .nonsmooth import ae_diff, check_no_kink
-from .variation import _at_point, _variation, working_point
+from .points import at_point, working_point
+from .variation import measure_variation
 
 __all__ = ["lions_derivative"]
 
@@ -27,7 +28,7 @@ def lions_derivative(F, mu, at) -> sp.Matrix:
     entry per variable of ``mu``: the gradient in ``y`` of the first variation.
 
     Where the first variation is only Lipschitz in ``y`` (``Abs``, ``Max(0, ·)``, …) the
-    result is its a.e. gradient (:mod:`mfderive.nonsmooth`: ``Heaviside`` for the ReLU,
+    result is its a.e. gradient (:mod:`mfderive.derive.nonsmooth`: ``Heaviside`` for the ReLU,
     with SymPy's value 1/2 at 0 unless the expression says ``Heaviside(g, 0)``); at a
     *numeric* point on a kink it raises :class:`~mfderive.NotDifferentiableError`.
 
@@ -40,8 +41,8 @@ def lions_derivative(F, mu, at) -> sp.Matrix:
     mu = check_differentiable_measure(mu)
     check_names([F], [mu])
     point, ys = working_point(at, mu, [F])
-    dF = _variation(F, mu, ys)
+    dF = measure_variation(F, mu, ys)
     if tuple(point) != tuple(ys):
         check_no_kink(dF, ys, point, f"the Lions derivative of F in {mu.name!r}")
     grad = sp.Matrix([ae_diff(dF, s) for s in ys])
-    return grad.applyfunc(lambda e: _at_point(e, ys, point))
+    return grad.applyfunc(lambda e: at_point(e, ys, point))

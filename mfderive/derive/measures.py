@@ -11,7 +11,7 @@ A :class:`Data` measure is a fixed measure (the data distribution, a quadrature
 rule on a domain :math:`D`).  It is integrated against, never differentiated.
 
 Both are SymPy atoms, so they can sit inside expressions (as arguments of the
-integral atoms of :mod:`mfderive.integrals`) and compare by value: two measures
+integral atoms of :mod:`mfderive.derive.atoms`) and compare by value: two measures
 are equal when they have the same kind, name and variables.
 """
 
@@ -30,6 +30,7 @@ from ..errors import (
     NotSympyError,
     UnsafeInputError,
 )
+from .atoms import BoundIntegral
 
 __all__ = [
     "Measure", "Data", "as_point", "as_sympy", "check_measure", "check_differentiable_measure",
@@ -181,7 +182,13 @@ class Measure(_MeasureBase):
 class Data(_MeasureBase):
     r"""A fixed measure :math:`\nu` (data distribution, quadrature rule): integrated
     against, never differentiated.  Its total mass need not be one (a quadrature
-    rule on :math:`D=[-1,1]` has mass 2)."""
+    rule on :math:`D=[-1,1]` has mass 2).
+
+    >>> import sympy as sp, mfderive as mf
+    >>> x = sp.Symbol("x"); nu = mf.Data("nu", (x,))
+    >>> mf.evaluate(mf.integral(x**2, nu), {nu: ([-1, 1], [1, 1])})
+    2
+    """
 
     _kind = "data"
 
@@ -303,8 +310,6 @@ def check_expression(expr, what: str = "expression") -> sp.Expr:
 
 def _stray_measures(expr) -> list:
     """Measures that occur other than as the measure of an integral atom."""
-    from .integrals import BoundIntegral
-
     out, stack = [], [expr]
     while stack:
         e = stack.pop()

@@ -77,7 +77,13 @@ def ae_diff(expr, var) -> sp.Expr:
 def relu_convention(expr, value=0) -> sp.Expr:
     r"""``expr`` with every ``Heaviside(g, H0)`` replaced by ``Heaviside(g, value)``:
     the value of :math:`\sigma'(0)` for :math:`\sigma = \max(0,\cdot)` (0 in the ReLU
-    literature; SymPy's default is 1/2)."""
+    literature; SymPy's default is 1/2).
+
+    >>> import sympy as sp, mfderive as mf
+    >>> x = sp.Symbol("x")
+    >>> mf.relu_convention(sp.diff(sp.Max(0, x), x))
+    Heaviside(x, 0)
+    """
     return expr.replace(
         lambda e: isinstance(e, sp.Heaviside), lambda e: sp.Heaviside(e.args[0], value)
     )

@@ -17,11 +17,11 @@ module            mathematics
 ================  ==========================================================================
 """
 
+from ..errors import NoParticleReadingError
 from .base import TIME, FieldEquation, Flow, log_density_split
 from .rho_h import RhoHFlow
 from .unbalanced import UnbalancedFlow
 from .wasserstein import WassersteinFlow
-from ..errors import NoParticleReadingError
 
 __all__ = [
     "TIME", "FieldEquation", "Flow", "log_density_split", "WassersteinFlow", "RhoHFlow",

@@ -23,9 +23,7 @@ from .localize import Localizer
 __all__ = ['TIME', 'FieldEquation', 'log_density_split', 'Flow']
 
 
-
 TIME = sp.Symbol("t", nonnegative=True)
-
 
 
 @dataclass(frozen=True)
@@ -38,7 +36,6 @@ class FieldEquation:
     flux: tuple
     source: sp.Expr
     coefficient: sp.Expr
-
 
 
 def log_density_split(phi, m):
@@ -55,10 +52,8 @@ def log_density_split(phi, m):
     return kappa, sp.expand(lin - kappa * L)
 
 
-
 def _dot(a, b):
     return sp.Add(*[ai * bi for ai, bi in zip(a, b)])
-
 
 
 class Flow:

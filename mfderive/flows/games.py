@@ -1,4 +1,5 @@
-r"""Two-player zero-sum games over mixed strategies (seed 003).
+r"""Two-player zero-sum games over mixed strategies (Domingo-Enrich, Jelassi,
+Mensch, Rotskoff & Bruna 2020).
 
 Player :math:`x` minimises and player :math:`y` maximises
 :math:`\mathcal L[\mu_x,\mu_y] = \int\!\!\int \ell(x,y)\,\mu_x(dx)\,\mu_y(dy)`.  With
@@ -10,9 +11,10 @@ rate :math:`\alpha \ge 0` is
     \partial_t\mu_x = \operatorname{div}(\mu_x\nabla V_x) - \alpha(V_x - \bar V_x)\mu_x,\qquad
     \partial_t\mu_y = -\operatorname{div}(\mu_y\nabla V_y) + \alpha(V_y - \bar V_y)\mu_y .
 
-(Seed 003 writes :math:`\operatorname{div}(\nabla\frac{\partial\mathcal L}{\partial\mu_x})`
-without the measure inside the divergence; that would not even conserve the sign of
-:math:`\mu_x`.  See the errata.)  A mixed Nash equilibrium is where the Nikaido–Isoda gap
+(Lecture slides presenting this work write
+:math:`\operatorname{div}(\nabla\frac{\partial\mathcal L}{\partial\mu_x})` without the
+measure inside the divergence; that would not even conserve the sign of :math:`\mu_x`.
+See the errata.)  A mixed Nash equilibrium is where the Nikaido–Isoda gap
 :math:`\mathrm{NI} = \max_{y'} V_y(y') - \min_{x'} V_x(x') \ge 0` vanishes (for a bilinear
 :math:`\mathcal L`, :math:`\mathcal L[\mu_x,\delta_{y'}] = V_y(y')`).
 """
@@ -22,7 +24,8 @@ from __future__ import annotations
 import sympy as sp
 
 from ..derive.measures import as_sympy, check_differentiable_measure, check_names
-from ..derive.variation import average, first_variation, working_point
+from ..derive.points import average, working_point
+from ..derive.variation import first_variation
 from ..errors import MfDeriveError
 from .base import TIME
 
@@ -35,6 +38,13 @@ class ZeroSumGame:
 
     Attributes: ``Vx``, ``Vy`` (first variations at the points ``px``, ``py``), ``mean_x``,
     ``mean_y`` (:math:`\bar V`), ``alpha``; :meth:`pde` gives the two equations.
+
+    >>> import sympy as sp, mfderive as mf
+    >>> x, y = sp.symbols("x y", real=True)
+    >>> mu_x, mu_y = mf.Measure("mu_x", (x,)), mf.Measure("mu_y", (y,))
+    >>> game = mf.ZeroSumGame(mf.integral(mf.integral(x * y, mu_y), mu_x), mu_x, mu_y)
+    >>> game.Vx, game.bilinear
+    (Int[p*y, mu_y(d(y))], True)
     """
 
     def __init__(self, loss, mu_x, mu_y, alpha=0):

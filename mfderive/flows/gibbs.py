@@ -1,4 +1,5 @@
-r"""Gibbs fixed points of the mean-field Langevin dynamics (seed 000, Prop. 6).
+r"""Gibbs fixed points of the mean-field Langevin dynamics (Hu, Ren, Šiška & Szpruch 2021,
+Prop. 6).
 
 For :math:`V^\sigma = F + \frac{\sigma^2}{2}H(m\,|\,g)` with :math:`g = e^{-U}`, a minimiser
 satisfies the first-order condition
@@ -36,6 +37,14 @@ class GibbsFixedPoint:
     condition : ``Eq(δV/δm(y), C)``
     exponent : the exponent of the (unnormalised) fixed-point density at ``point``
     density : ``exp(exponent) / Z`` with ``Z`` the local integral of ``exp(exponent)``
+
+    Examples
+    --------
+    >>> import sympy as sp, mfderive as mf
+    >>> w = sp.Symbol("w", real=True); mu = mf.Measure("mu", (w,))
+    >>> fp = mf.gibbs(mf.WassersteinFlow(mf.integral(w**2, mu) / 2, mu, noise=1))
+    >>> fp.density
+    exp(-y**2)/Local[exp(-w**2), d(w)]
     """
 
     def __init__(self, flow: WassersteinFlow):
@@ -87,6 +96,12 @@ class GaussianFixedPoint:
     only through integrals :math:`\int g_k\,dm`.  The fixed point is
     :math:`N(M, S)` with :math:`S = -1/(2A)`, :math:`M = -B/(2A)`, where each integral is
     replaced by its value under :math:`N(M, S)`: two equations for :math:`(M, S)`.
+
+    >>> import sympy as sp, mfderive as mf
+    >>> w = sp.Symbol("w", real=True); mu = mf.Measure("mu", (w,))
+    >>> flow = mf.WassersteinFlow(mf.integral(w**2, mu) / 2, mu, noise=1)
+    >>> mf.gibbs(flow).gaussian().equations
+    [Eq(S, 1/2), Eq(M, 0)]
     """
 
     def __init__(self, fp: GibbsFixedPoint):
@@ -150,5 +165,15 @@ def _gaussian_expectation(poly: sp.Poly, M, S) -> sp.Expr:
 
 
 def gibbs(flow: WassersteinFlow) -> GibbsFixedPoint:
-    """The Gibbs fixed point (Prop. 6 of seed 000) of a mean-field Langevin flow."""
+    """The Gibbs fixed point (Hu, Ren, Šiška & Szpruch 2021, Prop. 6) of a mean-field
+    Langevin flow.
+
+    >>> import sympy as sp, mfderive as mf
+    >>> w = sp.Symbol("w", real=True); mu = mf.Measure("mu", (w,))
+    >>> fp = mf.gibbs(mf.WassersteinFlow(mf.integral(w**2, mu) / 2, mu, noise=1))
+    >>> fp.exponent
+    -y**2
+    >>> fp.gaussian().solve()
+    [{M: 0, S: 1/2}]
+    """
     return GibbsFixedPoint(flow)

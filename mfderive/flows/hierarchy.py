@@ -1,5 +1,5 @@
-r"""Lemma 3.2 of seed 002: the moment hierarchy of the μ-formulation flow, and its
-Dirac closure.
+r"""Lemma 3.2 of Fernández-Real & Figalli (2022): the moment hierarchy of the μ-formulation
+flow, and its Dirac closure.
 
 For :math:`\Phi(\xi,x) = w\,h(\theta,x)` and :math:`\mu_t = \nu_{\theta,t}(dw)\otimes\rho_t(d\theta)`,
 multiplying the Wasserstein flow :math:`\partial_t\mu = \operatorname{div}(\mu\nabla\varphi)`,
@@ -44,6 +44,18 @@ class MomentHierarchy:
     w : the weight variable of ``mu`` (one of its variables)
     rho : Measure over the remaining variables (the θ-marginal)
     H : undefined function, the closure's :math:`H(\theta)`
+
+    Examples
+    --------
+    >>> import sympy as sp, mfderive as mf
+    >>> w, th = sp.symbols("w theta", real=True); H = sp.Function("H", real=True)
+    >>> mu, rho = mf.Measure("mu", (w, th)), mf.Measure("rho", (th,))
+    >>> F = mf.integral(w**2 * th**2, mu) / 2
+    >>> hier = mf.MomentHierarchy(mf.WassersteinFlow(F, mu), w, rho, H)
+    >>> hier.moment(2)
+    H_2(y_theta)
+    >>> hier.closed_functional(F)
+    Int[theta**2*H(theta)**2, rho(d(theta))]/2
     """
 
     def __init__(self, flow: WassersteinFlow, w, rho: Measure, H):

@@ -18,7 +18,6 @@ from ..derive.integrals import integral_atoms
 __all__ = ['Localizer']
 
 
-
 class Localizer:
     """Replace the nonlocal terms of expressions at the point ``y`` by ``N_k(y)``.
 

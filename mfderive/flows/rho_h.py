@@ -7,8 +7,10 @@ import sympy as sp
 from sympy.core.function import UndefinedFunction
 
 from ..derive.euler import grad
+from ..derive.function_variation import function_variation
 from ..derive.measures import as_sympy, check_differentiable_measure
-from ..derive.variation import first_variation, function_variation, working_point
+from ..derive.points import working_point
+from ..derive.variation import first_variation
 from ..errors import InvalidOptionError, NotSympyError
 from .base import FieldEquation, Flow, _dot
 from .localize import Localizer
@@ -16,9 +18,9 @@ from .localize import Localizer
 __all__ = ['RhoHFlow']
 
 
-
 class RhoHFlow(Flow):
-    r"""The :math:`(\rho, H)` systems of seed 002 for an energy :math:`G(\rho, H)`.
+    r"""The :math:`(\rho, H)` systems of Fernández-Real & Figalli (2022) for an energy
+    :math:`G(\rho, H)`.
 
     With :math:`P = \frac{\delta G}{\delta\rho}` and :math:`Q = \frac{\delta G}{\delta H}`
     (the :math:`L^2(\rho)` variation) derived by the engine:
@@ -29,11 +31,20 @@ class RhoHFlow(Flow):
       :math:`\partial_t H + v\cdot\nabla H = -Q` with :math:`v = -\nabla P`;
     * ``"chaos"`` (3.23)–(3.25) = (3.30)–(3.31): :math:`\partial_t\rho + \operatorname{div}(\rho w) = 0`,
       :math:`\partial_t H + w\cdot\nabla H = -Q`, with :math:`w = -\nabla P + Q\nabla H`
-      (which is seed 002's :math:`-H\nabla(\bar{\mathcal L}+\bar{\mathcal S}) - \nabla_\theta\bar V`).
+      (which is their :math:`-H\nabla(\bar{\mathcal L}+\bar{\mathcal S}) - \nabla_\theta\bar V`).
 
     Each claims :math:`\frac{d}{dt}G = -\int|v|^2\rho - \int Q^2\rho` with its own velocity;
     the engine proves it for the separated and chaos systems and exposes the extra term
     of the transported one.
+
+    >>> import sympy as sp, mfderive as mf
+    >>> th = sp.Symbol("theta", real=True); rho = mf.Measure("rho", (th,))
+    >>> H = sp.Function("H")
+    >>> flow = mf.RhoHFlow(mf.integral((H(th) - th)**2, rho) / 2, rho, H, "separated")
+    >>> flow.Q
+    -y + H(y)
+    >>> mf.dissipation_identity(flow).verify().proved
+    True
     """
 
     VARIANTS = ("separated", "transported", "chaos")

@@ -1,4 +1,5 @@
-r"""The energy gap to a stationary state: seed 002 (4.5) and (4.8), derived.
+r"""The energy gap to a stationary state: Fernández-Real & Figalli (2022), (4.5) and (4.8),
+derived.
 
 For any two measures the Bregman gap of :math:`F` is
 
@@ -55,6 +56,15 @@ class StationaryGap:
     gap : ``quadratic + local``
     condition : ``Eq(δF/δμ(μ*, y), λ)`` — stationarity with full support
     identity : ``Eq(F(μ) - F(μ*), gap)``
+
+    Examples
+    --------
+    >>> import sympy as sp, mfderive as mf
+    >>> x = sp.Symbol("x", real=True)
+    >>> mu, mu_star = mf.Measure("mu", (x,)), mf.Measure("mu_star", (x,))
+    >>> gap = mf.StationaryGap(mf.integral(x, mu)**2 / 2, mu, mu_star)
+    >>> gap.condition
+    Eq(y*Int[x, mu_star(d(x))], lambda)
     """
 
     def __init__(self, F, mu, mu_star):
@@ -113,5 +123,17 @@ class StationaryGap:
 
 
 def stationary_gap(F, mu, mu_star) -> StationaryGap:
-    r"""The identity :math:`F(\mu) - F(\mu^*) = D_F(\mu,\mu^*)` at a stationary ``mu_star``."""
+    r"""The identity :math:`F(\mu) - F(\mu^*) = D_F(\mu,\mu^*)` at a stationary ``mu_star``.
+
+    >>> import sympy as sp, mfderive as mf
+    >>> x = sp.Symbol("x", real=True); tau = sp.Symbol("tau", positive=True)
+    >>> mu, mu_star = mf.Measure("mu", (x,)), mf.Measure("mu_star", (x,))
+    >>> m, m_star = mu.density(x), mu_star.density(x)
+    >>> F = mf.integral(x, mu)**2 / 2 + tau / 2 * mf.local(m**2, mu)
+    >>> gap = mf.stationary_gap(F, mu, mu_star)
+    >>> gap.quadratic
+    Int[Int[y*z, mu_minus_mu_star(d(z))], mu_minus_mu_star(d(y))]/2
+    >>> mf.equivalent(gap.local, tau / 2 * mf.local((m - m_star)**2, mu))
+    True
+    """
     return StationaryGap(F, mu, mu_star)

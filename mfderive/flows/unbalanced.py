@@ -7,22 +7,31 @@ import sympy as sp
 
 from ..derive.euler import grad
 from ..derive.measures import as_sympy, check_differentiable_measure
-from ..derive.variation import average, first_variation, working_point
+from ..derive.points import average, working_point
+from ..derive.variation import first_variation
 from .base import FieldEquation, Flow, _dot
 from .localize import Localizer
 
 __all__ = ['UnbalancedFlow']
 
 
-
 class UnbalancedFlow(Flow):
-    r"""Wasserstein–Fisher–Rao (birth–death) dynamics of seed 003,
+    r"""Wasserstein–Fisher–Rao (birth–death) dynamics of Rotskoff, Jelassi, Bruna &
+    Vanden-Eijnden (2019),
 
     .. math:: \partial_t\mu = \operatorname{div}(\mu\nabla V) - \alpha(V - \bar V)\mu,\qquad
               V = \frac{\delta F}{\delta\mu},\quad \bar V = \int V\,d\mu,
 
     which preserves mass and claims
     :math:`\frac{d}{dt}F = -\int|\nabla V|^2\,d\mu - \alpha\int(V-\bar V)^2\,d\mu`.
+
+    >>> import sympy as sp, mfderive as mf
+    >>> w = sp.Symbol("w", real=True); mu = mf.Measure("mu", (w,))
+    >>> flow = mf.UnbalancedFlow(mf.integral(w**2, mu) / 2, mu, alpha=1)
+    >>> flow.mean
+    Int[w**2/2, mu(d(w))]
+    >>> mf.dissipation_identity(flow).verify().method
+    'after integration by parts and the unit mass of the measure'
     """
 
     name = "Wasserstein-Fisher-Rao flow"
@@ -50,7 +59,6 @@ class UnbalancedFlow(Flow):
         """The same PDE with energy = mass (coefficient 1) and claimed rate 0: its
         dissipation identity is the mass balance d/dt ∫ dμ = 0."""
         return _MassFlow(self)
-
 
 
 class _MassFlow(Flow):

@@ -13,13 +13,13 @@ import sympy as sp
 from ..derive.euler import grad
 from ..derive.integrals import entropy, relative_entropy, substitute
 from ..derive.measures import as_sympy, check_differentiable_measure
-from ..derive.variation import first_variation, working_point
+from ..derive.points import working_point
+from ..derive.variation import first_variation
 from ..errors import InvalidExpressionError, NoParticleReadingError
 from .base import FieldEquation, Flow, _dot, log_density_split
 from .localize import Localizer
 
 __all__ = ['WassersteinFlow']
-
 
 
 class WassersteinFlow(Flow):
@@ -30,8 +30,9 @@ class WassersteinFlow(Flow):
         \frac{d}{dt}E = -\int \Big|\nabla\frac{\delta E}{\delta m}\Big|^2 m\,dy,
 
     with :math:`g = e^{-U}` when a confinement ``U`` is given, and plain entropy otherwise.
-    With ``noise = σ > 0`` this is the mean-field Langevin dynamics of seed 000, whose
-    particles follow :math:`dX = -(D_mF(m_t, X) + \frac{\sigma^2}{2}\nabla U(X))\,dt + \sigma\,dW`.
+    With ``noise = σ > 0`` this is the mean-field Langevin dynamics of Hu, Ren, Šiška & Szpruch
+    (2021, Thm 2), whose particles follow
+    :math:`dX = -(D_mF(m_t, X) + \frac{\sigma^2}{2}\nabla U(X))\,dt + \sigma\,dW`.
 
     Parameters
     ----------
@@ -39,6 +40,16 @@ class WassersteinFlow(Flow):
     mu : Measure
     noise : σ (a SymPy expression; 0 for the deterministic flow)
     confinement : U, an expression in ``mu``'s variables, or None
+
+    Examples
+    --------
+    >>> import sympy as sp, mfderive as mf
+    >>> w = sp.Symbol("w", real=True); mu = mf.Measure("mu", (w,))
+    >>> flow = mf.WassersteinFlow(mf.integral(w**2, mu) / 2, mu)
+    >>> flow.pde()
+    [Eq(Derivative(mu(t, y), t), Derivative(y*mu(t, y), y))]
+    >>> mf.WassersteinFlow(mf.integral(w**2, mu) / 2, mu, noise=1).sde()
+    (Matrix([[-y]]), 1)
     """
 
     name = "Wasserstein gradient flow"

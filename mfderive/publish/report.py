@@ -1,4 +1,4 @@
-r"""``python -m mfderive.report``: derive the C1–C3 examples and print them.
+r"""``python -m mfderive.publish.report``: derive the C1–C3 examples and print them.
 
 Every line is computed by the engine from the functional's definition; the report
 also times the first variation and Lions derivative of the network risk (three

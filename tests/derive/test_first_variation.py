@@ -19,12 +19,12 @@ f = sp.Function("f")
 
 
 def test_potential_energy_variation_is_the_potential():
-    # seed 001 §4 ex. 1: δ/δμ ∫ f dμ = f
+    # the mean-field networks notes, §4 ex. 1: δ/δμ ∫ f dμ = f
     assert mf.equivalent(mf.first_variation(mf.integral(f(u), rho), rho, at=(y,)), f(y))
 
 
 def test_symmetric_interaction_gives_twice_the_convolution():
-    # seed 001 §4 ex. 2: W symmetric ⇒ δ/δμ ∬W dμdμ = 2∫W(y,z)μ(dz)
+    # the mean-field networks notes, §4 ex. 2: W symmetric ⇒ δ/δμ ∬W dμdμ = 2∫W(y,z)μ(dz)
     (z,) = rho.point("z")
     Ws = sp.exp(-((u - z) ** 2))
     E = mf.integral(mf.integral(Ws, rho, over=(z,)), rho)
@@ -70,10 +70,11 @@ def test_mfld_energy_of_seed_000(nn):
 
 
 def test_nn_risk_sign_seed_001_is_a_slip(nn):
-    """Seed 001 §4b writes δL/δμ = ⟨f* − f_μ, φ(·;y)⟩ for L = ½E(f* − f_μ)².
+    """The mean-field networks notes (§4b) write δL/δμ = ⟨f* − f_μ, φ(·;y)⟩ for
+    L = ½E(f* − f_μ)².
 
     d/dε ½(f* − f_{μ+εN})² = −(f* − f_μ)·∫φ dN, so the variation is
-    ⟨f_μ − f*, φ⟩: the seed drops the minus sign of the inner derivative (its own
+    ⟨f_μ − f*, φ⟩: the notes drop the minus sign of the inner derivative (their own
     §7 then uses ⟨f − f*, φ⟩).  The Gateaux derivative decides.
     """
     fstar = sp.sin(nn.x)
@@ -130,7 +131,7 @@ def test_seed_002_eq_3_5():
 
 
 def test_rho_H_functional_variations():
-    """Seed 002 §3.2: δG/δρ = 2H∫K̄Hρ + S̄H + V̄(H,θ), δG/δH = 2∫K̄Hρ + S̄ + λH."""
+    """Fernández-Real & Figalli (2022), §3.2: δG/δρ = 2H∫K̄Hρ + S̄H + V̄(H,θ), δG/δH = 2∫K̄Hρ + S̄ + λH."""
     th, x = sp.symbols("theta x", real=True)
     lam = sp.Symbol("lambda", positive=True)
     H, h, fx = sp.Function("H"), sp.Function("h"), sp.Function("f")

@@ -3,7 +3,7 @@
 Three independent routes, none of which uses the engine's differentiation:
 * exact: F((1-s)μ + sν) evaluated with a symbolic weight s, differentiated by SymPy;
 * finite differences in floating point, with the measured order (2 for central);
-* seed 000's integral formula V(m') − V(m) = ∫₀¹∫ δV/δm(m^λ, y)(m' − m)(dy) dλ by
+* the integral formula of Hu, Ren, Šiška & Szpruch (2021), V(m') − V(m) = ∫₀¹∫ δV/δm(m^λ, y)(m' − m)(dy) dλ by
   Gauss–Legendre quadrature in λ.
 """
 

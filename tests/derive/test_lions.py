@@ -1,8 +1,8 @@
 """C2: the Lions derivative against two independent routes.
 
 * N ∇_{ξ_i} F(μ_N) from `jax.grad` of the particle energy, written directly in jnp
-  (seed 002 §2.2.1(ii): particle gradient = Lions derivative);
-* seed 000 Lemma 1: (F((Id + s b)#μ) − F(μ))/s → ∫ D_μF · b dμ, with measured order 1.
+  (Fernández-Real & Figalli (2022), §2.2.1(ii): particle gradient = Lions derivative);
+* Hu, Ren, Šiška & Szpruch (2021), Lemma 1: (F((Id + s b)#μ) − F(μ))/s → ∫ D_μF · b dμ, with measured order 1.
 """
 
 import jax
@@ -59,7 +59,7 @@ def test_lemma_1_pushforward_difference_quotients(nn):
 
 
 def test_lions_derivative_shape_and_example_of_seed_000():
-    # seed 000 example: V(m) = ∫ f dm ⇒ D_mV(m, y) = ∇f(y)
+    # the example of Hu, Ren, Šiška & Szpruch (2021): V(m) = ∫ f dm ⇒ D_mV(m, y) = ∇f(y)
     u, v = sp.symbols("u v", real=True)
     mu = mf.Measure("mu", (u, v))
     y = mu.point("y")

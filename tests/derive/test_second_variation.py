@@ -1,5 +1,6 @@
 """C3: second variation — symmetric, and the NN-risk kernel is positive semi-definite,
-so the risk is convex along linear interpolation (seed 002 Remark 2.1, footnote 8)."""
+so the risk is convex along linear interpolation (Fernández-Real & Figalli (2022), Remark 2.1,
+footnote 8)."""
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ def _swap(expr, y, z):
 def test_second_variation_is_symmetric(nn):
     d2 = mf.second_variation(nn.F, nn.mu, at=(nn.y, nn.z))
     assert mf.equivalent(d2, _swap(d2, nn.y, nn.z))
-    # the NN risk's second variation is ∫Φ(y,x)Φ(z,x)ν(dx) = 2K(y,z) of seed 002 (3.4)
+    # the NN risk's second variation is ∫Φ(y,x)Φ(z,x)ν(dx) = 2K(y,z) of Fernández-Real & Figalli (2022), (3.4)
     expected = mf.integral(nn.phi(nn.y, nn.x) * nn.phi(nn.z, nn.x), nn.nu)
     assert mf.equivalent(d2, expected)
 

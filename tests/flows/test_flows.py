@@ -41,7 +41,7 @@ def test_ou_gaussian_solves_the_derived_pde(v_inf, ok):
 
 
 def test_theorem_2_rate_in_closed_form_for_gaussians():
-    """Along the OU flow, d/dt V^σ(m_t) = −∫|D_mF + σ²/2 ∂ log m|² m (seed 000, Theorem 2):
+    """Along the OU flow, d/dt V^σ(m_t) = −∫|D_mF + σ²/2 ∂ log m|² m (Hu, Ren, Šiška & Szpruch (2021), Theorem 2):
     both sides in closed form for m = N(M, v), with M' = −aM, v' = −2a(v − σ²/(2a))."""
     flow = ou_flow()
     dens = mf.Density(gaussian(u, M, v))

@@ -1,4 +1,4 @@
-"""C7, Prop. 6 of seed 000: the first-order condition, the Gibbs map, a Gaussian fixed point."""
+"""C7, Prop. 6 of Hu, Ren, Šiška & Szpruch (2021): the first-order condition, the Gibbs map, a Gaussian fixed point."""
 
 import numpy as np
 import pytest

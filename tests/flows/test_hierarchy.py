@@ -1,4 +1,4 @@
-"""C11, Lemma 3.2 of seed 002: the moment hierarchy (3.27) and its Dirac closure (3.30)."""
+"""C11, Lemma 3.2 of Fernández-Real & Figalli (2022): the moment hierarchy (3.27) and its Dirac closure (3.30)."""
 
 import sympy as sp
 

@@ -1,4 +1,4 @@
-"""Dissipation identities: proofs, the claimed rates against the seeds' formulas written
+"""Dissipation identities: proofs, the claimed rates against the sources' formulas written
 by hand, and the transported system's failure (C4, C6, C9–C11, C14)."""
 
 import time
@@ -31,7 +31,7 @@ def potential_partials(Vbar, y):
 
 
 def seed_terms(y, tb):
-    """L̄ + S̄ of seed 002 (3.14), (3.18), written by hand."""
+    """L̄ + S̄ of Fernández-Real & Figalli (2022), (3.14), (3.18), written by hand."""
     Kbar = lambda p, q: mf.integral(h(p, x) * h(q, x), D) / 2  # noqa: E731
     Lbar = 2 * mf.integral(Kbar(y, tb) * H(tb), rho, over=(tb,))
     Sbar = -mf.integral(h(y, x) * f(x), D)
@@ -141,7 +141,7 @@ def test_transported_flow_can_increase_the_energy():
 
 
 def test_erratum_transported_H_equation_sign():
-    """Seed 002 writes ∂_t(H∘X) = −(L̄ + S̄ − λH)∘X just before (3.21), and (3.21) itself with
+    """Fernández-Real & Figalli (2022) write ∂_t(H∘X) = −(L̄ + S̄ − λH)∘X just before (3.21), and (3.21) itself with
     −L̄ − S̄ − λH.  The engine derives −δG/δH = −(L̄ + S̄ + λH): (3.21) is right, the display
     before it has a sign slip."""
     G = G_of(lam / 2 * (H(th) ** 2 + th**2))

@@ -1,4 +1,4 @@
-"""C12, seed 002 (4.5) and (4.8): the energy gap to a stationary state, derived."""
+"""C12, Fernández-Real & Figalli (2022), (4.5) and (4.8): the energy gap to a stationary state, derived."""
 
 import pytest
 import sympy as sp
