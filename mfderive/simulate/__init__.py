@@ -1,16 +1,25 @@
 r"""simulate — JAX integrators, each an ``(init, step, observe)`` triple for :func:`run`.
 
+A flow enters through :mod:`.lower`, which turns it (with its data and parameter values)
+into compiled callables; every scheme is written over such callables and can be driven by
+a field written by hand.  Each scheme declares its order of convergence once, as ``ORDER``
+beside it.
+
 ===================  =======================================================================
-module               scheme (declared order)
+module               what it holds (declared order)
 ===================  =======================================================================
-``inputs``           the input checks every simulator shares
+``inputs``           the input checks every simulator shares (values, data, dt, keys, weights)
+``lower``            the one lowering seam: flow → δE/δm, its gradient, the energy, compiled
 ``loop``             :func:`run`: ``lax.scan``, records, NaN and admissibility guards
-``particles``        Euler–Maruyama particles for Wasserstein flows / MFLD (weak order 1 in dt)
-``rho_h``            the :math:`(\rho,H)` chaos particles, RK4 (order 4 in dt)
-``finite_volume``    positive finite volumes, SSP-RK3 (order 2 in h)
-``jko``              entropic JKO in the log domain (order 1 in τ)
-``birth_death``      WFR birth–death particles
-``ascent_descent``   weighted particles for zero-sum games
+``particles``        Euler–Maruyama particles for Wasserstein flows / MFLD (Hu, Ren, Šiška
+                     & Szpruch 2021): ``ORDER = 1`` weak in dt, ``MONTE_CARLO_ORDER = -1/2``
+``rho_h``            the :math:`(\rho,H)` chaos particles (Fernández-Real & Figalli 2022),
+                     RK4: ``ORDER = 4`` in dt
+``finite_volume``    positive finite volumes (Carrillo, Chertock & Huang 2015), SSP-RK3:
+                     ``ORDER = 2`` in h
+``jko``              entropic JKO in the log domain (Peyré 2015): ``ORDER = 1`` in τ
+``birth_death``      WFR birth–death particles (Rotskoff, Jelassi, Bruna & Vanden-Eijnden 2019)
+``ascent_descent``   weighted particles for zero-sum games (Domingo-Enrich et al. 2020)
 ===================  =======================================================================
 """
 

@@ -1,9 +1,9 @@
-r"""Weighted particles for mean-field ascent–descent in zero-sum games (seed 003).
+r"""Weighted particles for mean-field ascent–descent in zero-sum games (Domingo-Enrich et al. 2020).
 
 Each player is a weighted empirical measure :math:`\mu_x = \sum_i a_i\delta_{X_i}`,
 :math:`\mu_y = \sum_j b_j\delta_{Y_j}`.  One step of the
-:class:`~mfderive.games.ZeroSumGame` dynamics (Domingo-Enrich, Jelassi, Mensch, Rotskoff,
-Bruna, NeurIPS 2020):
+:class:`~mfderive.games.ZeroSumGame` dynamics (Domingo-Enrich, Jelassi, Mensch, Rotskoff &
+Bruna 2020):
 
 * transport: :math:`X_i \leftarrow X_i - \Delta t\,\nabla V_x(X_i)`,
   :math:`Y_j \leftarrow Y_j + \Delta t\,\nabla V_y(Y_j)` (simultaneous);
@@ -11,7 +11,9 @@ Bruna, NeurIPS 2020):
   :math:`b_j \leftarrow b_j e^{+\alpha\Delta t (V_y(Y_j) - \bar V_y)}`, renormalised (the
   exponential keeps weights positive; the particle counts never change).
 
-:math:`V_x, V_y` are the engine's first variations, compiled once for both measures.
+:math:`V_x, V_y` are the engine's first variations, compiled once for both measures
+(:func:`.lower.game_potentials`); :func:`ascent_descent_steps` is the scheme for any pair of
+fields.
 """
 
 from __future__ import annotations
@@ -20,14 +22,14 @@ from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
-import sympy as sp
+import numpy as np
 
-from ..codegen.compiler import compile as compile_expr
 from ..errors import NotAFlowError, SimulationInputError
 from ..flows.games import ZeroSumGame
-from .inputs import free_parameters, parameter_values, points_array, rate, time_step
+from .inputs import points_array, real_number, time_step
+from .lower import GamePotentials, game_potentials
 
-__all__ = ["GameState", "ascent_descent", "averaged_nash_gap"]
+__all__ = ["GameState", "ascent_descent", "ascent_descent_steps", "averaged_nash_gap"]
 
 
 @jax.tree_util.register_dataclass
@@ -59,27 +61,42 @@ def ascent_descent(game: ZeroSumGame, values=None, dt=1e-2, probes=None):
     if not isinstance(game, ZeroSumGame):
         raise NotAFlowError(f"ascent_descent needs a ZeroSumGame, got {type(game).__name__}")
     dt = time_step(dt)
-    params = free_parameters([game.Vx, game.Vy, game.loss, game.alpha], (*game.px, *game.py))
-    values = parameter_values(values, params)
-    alpha = rate(game.alpha, values)
-    ms = [game.mu_x, game.mu_y]
-    Vx, Vy = game.Vx.subs(values), game.Vy.subs(values)
-    fx = compile_expr([Vx, *[sp.diff(Vx, p) for p in game.px]], ms, at=game.px, points_from=game.mu_x)
-    fy = compile_expr([Vy, *[sp.diff(Vy, p) for p in game.py]], ms, at=game.py, points_from=game.mu_y)
-    value_fn = compile_expr(game.loss.subs(values), ms)
+    fields = game_potentials(game, values)
+    if probes is not None and not game.bilinear:
+        raise SimulationInputError("the Nash gap over pure strategies is implemented for bilinear games")
+    return ascent_descent_steps(fields, (game.mu_x, game.mu_y), dt, probes)
+
+
+def ascent_descent_steps(fields: GamePotentials, players, dt=1e-2, probes=None):
+    r"""``(init_fn, step_fn, observe_fn)`` of weighted ascent–descent for the callables of a
+    :class:`~mfderive.simulate.lower.GamePotentials` (``fx``, ``fy`` with the columns
+    :math:`V, \nabla V` at each player's particles, ``value``, ``vx_at``, ``vy_at``,
+    ``alpha``); ``players`` are the two measures (their ``dim`` and ``name``), ``probes``
+    as in :func:`ascent_descent` (its Nash gap is meaningful for bilinear games only).
+
+    >>> import jax.numpy as jnp
+    >>> from types import SimpleNamespace as P
+    >>> from mfderive.simulate.lower import GamePotentials
+    >>> grad = lambda z: jnp.concatenate([z**2 / 2, z], axis=1)   # V = z²/2 for both
+    >>> f = GamePotentials(lambda x, a, y, b: grad(x), lambda x, a, y, b: grad(y),
+    ...                    lambda x, a, y, b: 0.0, None, None, alpha=0.0)
+    >>> init, step, _ = ascent_descent_steps(f, (P(dim=1, name="x"), P(dim=1, name="y")), dt=0.5)
+    >>> s = step(init(jnp.ones(2), jnp.ones(2)))
+    >>> s.x.ravel().tolist(), s.y.ravel().tolist()
+    ([0.5, 0.5], [1.5, 1.5])
+    """
+    dt, alpha = time_step(dt), real_number(fields.alpha, "alpha")
+    fx, fy, value_fn, vx_at, vy_at = fields.fx, fields.fy, fields.value, fields.vx_at, fields.vy_at
+    mu_x, mu_y = players
     if probes is not None:
-        if not game.bilinear:
-            raise SimulationInputError("the Nash gap over pure strategies is implemented for bilinear games")
         if not (isinstance(probes, (tuple, list)) and len(probes) == 2):
             raise SimulationInputError("probes must be a pair (px, py) of candidate pure strategies")
-        vx_at = compile_expr(Vx, ms, at=game.px)
-        vy_at = compile_expr(Vy, ms, at=game.py)
-        probes = (points_array(probes[0], game.mu_x.dim, "the probes of mu_x"),
-                  points_array(probes[1], game.mu_y.dim, "the probes of mu_y"))
+        probes = (points_array(probes[0], mu_x.dim, "the probes of mu_x"),
+                  points_array(probes[1], mu_y.dim, "the probes of mu_y"))
 
     def init_fn(x, y):
-        x = points_array(x, game.mu_x.dim, f"the particles of {game.mu_x.name!r}")
-        y = points_array(y, game.mu_y.dim, f"the particles of {game.mu_y.name!r}")
+        x = points_array(x, mu_x.dim, f"the particles of {mu_x.name!r}")
+        y = points_array(y, mu_y.dim, f"the particles of {mu_y.name!r}")
         wx = jnp.full((x.shape[0],), 1.0 / x.shape[0], x.dtype)
         wy = jnp.full((y.shape[0],), 1.0 / y.shape[0], y.dtype)
         return GameState(x, wx, y, wy, jnp.zeros((), x.dtype), jnp.zeros((), jnp.int32))
@@ -98,7 +115,7 @@ def ascent_descent(game: ZeroSumGame, values=None, dt=1e-2, probes=None):
         return GameState(x, wx, y, wy, s.t + dt, s.step + 1)
 
     def observe_fn(s: GameState):
-        out = {"value": value_fn(s.x, s.wx, s.y, s.wy)}
+        out = {"value": jnp.asarray(value_fn(s.x, s.wx, s.y, s.wy))}
         if probes is not None:
             gx = vx_at(s.x, s.wx, s.y, s.wy, probes[0])
             gy = vy_at(s.x, s.wx, s.y, s.wy, probes[1])
@@ -114,8 +131,6 @@ def averaged_nash_gap(trace):
     record ``k`` of a :func:`mfderive.run` trace: for a bilinear game :math:`V_x, V_y` are
     linear in the measures, so the averages' potentials are the running means of the
     recorded probe values."""
-    import numpy as np
-
     k = np.arange(1, len(trace["step"]) + 1)[:, None]
     gx = np.cumsum(trace["vx_probes"], axis=0) / k
     gy = np.cumsum(trace["vy_probes"], axis=0) / k

@@ -1,9 +1,9 @@
-r"""Birth–death particles for the Wasserstein–Fisher–Rao flow (seed 003).
+r"""Birth–death particles for the Wasserstein–Fisher–Rao flow (Rotskoff, Jelassi, Bruna & Vanden-Eijnden 2019).
 
 For :math:`\partial_t\mu = \operatorname{div}(\mu\nabla V) - \alpha(V-\bar V)\mu`,
 :math:`V = \frac{\delta F}{\delta\mu}` (derived by the engine, :class:`~mfderive.UnbalancedFlow`),
 the particles :math:`X_1,\dots,X_N` of :math:`\mu_N = \frac1N\sum_i\delta_{X_i}` move and
-are born or die (Rotskoff, Jelassi, Bruna, Vanden-Eijnden, ICML 2019):
+are born or die:
 
 1. transport: :math:`X_i \leftarrow X_i - \Delta t\,\nabla V(\mu_N, X_i)`;
 2. with :math:`\beta_i = \alpha(V(\mu_N, X_i) - \bar V)` and probability
@@ -13,7 +13,9 @@ are born or die (Rotskoff, Jelassi, Bruna, Vanden-Eijnden, ICML 2019):
 
 Each event removes one particle and adds one, so the count :math:`N` is preserved and the
 empirical measure stays a probability measure; in expectation the weights follow
-:math:`\dot w_i = -\beta_i w_i` to first order in :math:`\Delta t`.
+:math:`\dot w_i = -\beta_i w_i` to first order in :math:`\Delta t`.  :func:`birth_death` is the
+scheme for any field ``(V, ∇V)(X, w)``; :func:`birth_death_flow` lowers a flow into one
+(:func:`.lower.particle_potential`).
 """
 
 from __future__ import annotations
@@ -21,14 +23,13 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from ..codegen.compiler import compile as compile_expr
-from ..derive.euler import grad
 from ..errors import NotAFlowError
 from ..flows.unbalanced import UnbalancedFlow
-from .inputs import count, inputs, rate, time_step
+from .inputs import count, real_number, time_step
+from .lower import particle_potential
 from .particles import ParticleState, init_particles
 
-__all__ = ["birth_death_flow"]
+__all__ = ["birth_death", "birth_death_flow"]
 
 
 def birth_death_flow(flow: UnbalancedFlow, data=None, values=None, dt=1e-2, chunk_size=None,
@@ -48,21 +49,29 @@ def birth_death_flow(flow: UnbalancedFlow, data=None, values=None, dt=1e-2, chun
     dt = time_step(dt)
     if chunk_size is not None:
         chunk_size = count(chunk_size, "chunk_size", 1)
-    mu, y = flow.mu, flow.point
-    V = flow.nonlocal_(flow.potential)
-    gV = [flow.nonlocal_(g) for g in grad(flow.potential, y)]
-    values, measures, data_args = inputs(mu, data, values, [V, *gV, flow.energy, flow.alpha], y)
-    alpha = rate(flow.alpha, values)
-    V, gV = V.subs(values), [g.subs(values) for g in gV]
-    field_fn = compile_expr([V, *gV], measures, at=y, points_from=mu, chunk_size=chunk_size)
-    energy_fn = compile_expr(flow.energy.subs(values), measures, chunk_size=chunk_size)
+    field, energy, alpha = particle_potential(flow, data, values, chunk_size)
+    return birth_death(field, energy, alpha, dt, flow.mu.dim, snapshots)
+
+
+def birth_death(field_fn, energy_fn, alpha, dt=1e-2, dim=None, snapshots=False):
+    r"""``(init_fn, step_fn, observe_fn)`` of the birth–death particles for the field
+    ``field_fn(X, w)`` ``(N, 1 + d)`` (the columns :math:`V, \nabla V` at the particles)
+    and the rate ``alpha`` ≥ 0; ``energy_fn(X, w)`` is recorded (see :func:`birth_death_flow`).
+
+    >>> import jax.numpy as jnp
+    >>> V = lambda X, w: jnp.concatenate([X**2 / 2, X], axis=1)   # V = x²/2, ∇V = x
+    >>> init, step, obs = birth_death(V, lambda X, w: jnp.mean(X**2 / 2), alpha=1.0, dt=0.1)
+    >>> step(init(jnp.zeros(4), 0)).particles.ravel().tolist()
+    [0.0, 0.0, 0.0, 0.0]
+    """
+    dt, alpha = time_step(dt), real_number(alpha, "alpha")
 
     def init_fn(particles, key):
-        return init_particles(particles, key, mu.dim)
+        return init_particles(particles, key, dim)
 
     def _fields(X):
         w = jnp.full((X.shape[0],), 1.0 / X.shape[0], X.dtype)
-        out = field_fn(X, w, *data_args)
+        out = field_fn(X, w)
         v, g = out[:, 0], out[:, 1:]
         return w, v, g, alpha * (v - jnp.mean(v))
 
@@ -87,7 +96,7 @@ def birth_death_flow(flow: UnbalancedFlow, data=None, values=None, dt=1e-2, chun
         X = state.particles
         w, v, g, beta = _fields(X)
         return {
-            "energy": energy_fn(X, w, *data_args),
+            "energy": jnp.asarray(energy_fn(X, w)),
             "dissipation": jnp.mean(jnp.sum(g * g, -1) + alpha * (v - jnp.mean(v)) ** 2),
             "birth_death_rate": jnp.mean(jnp.abs(beta)),
             **({"particles": X} if snapshots else {}),

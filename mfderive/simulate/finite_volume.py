@@ -1,12 +1,11 @@
-r"""A finite-volume solver for Wasserstein gradient flows on a grid (1-D, 2-D, 3-D).
+r"""Positive finite volumes for Wasserstein gradient flows on a grid (1-D, 2-D, 3-D).
 
 For :math:`\partial_t m = \operatorname{div}(m\nabla\xi)`, :math:`\xi = \frac{\delta E}{\delta m}`
 (nonlocal, nonlinear: aggregation, confinement, entropy, porous medium), the scheme of
-Carrillo, Chertock and Huang (*Commun. Comput. Phys.* 17, 2015) on cell averages
-:math:`m_j`:
+Carrillo, Chertock & Huang (2015) on cell averages :math:`m_j`:
 
 * :math:`\xi_j` is the engine's first variation compiled on the grid
-  (:func:`mfderive.compile` with ``grids=``), so integrals are midpoint sums and
+  (:func:`.lower.grid_potential`), so integrals are midpoint sums and
   :math:`\xi_j = \partial E_h/\partial m_j / |C|` for the discrete energy :math:`E_h`;
 * face velocities :math:`u_{j+1/2} = -(\xi_{j+1}-\xi_j)/h`;
 * a positivity-preserving piecewise-linear reconstruction (generalised minmod, :math:`\theta`)
@@ -17,9 +16,10 @@ Carrillo, Chertock and Huang (*Commun. Comput. Phys.* 17, 2015) on cell averages
 
 Mass is conserved to rounding, :math:`m \ge 0` is kept when
 :math:`\Delta t\max|u| \le h/(2d)` (a sufficient condition; recorded as ``cfl``), the
-accuracy is second order in :math:`h` for smooth solutions, and the semi-discrete energy decays at the rate
+accuracy is second order in :math:`h` for smooth solutions (:data:`ORDER`), and the semi-discrete energy decays at the rate
 :math:`D_h = |C|\sum_{\text{faces}} F\,u = |C|\sum u^2 m^{\text{upwind}} \ge 0` (recorded
-as ``dissipation``): :math:`\frac{d}{dt}E_h = -D_h` exactly.
+as ``dissipation``): :math:`\frac{d}{dt}E_h = -D_h` exactly.  :func:`finite_volumes` is the
+scheme for any potential ``xi(m)`` on the cells; :func:`grid_flow` lowers a flow into one.
 """
 
 from __future__ import annotations
@@ -28,17 +28,17 @@ from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
-import sympy as sp
 
-from ..codegen.compiler import compile as compile_expr
-from ..derive.integrals import MeasureIntegral
 from ..errors import GridError, NotAFlowError, StepSizeError
 from ..flows.wasserstein import WassersteinFlow
 from ..grids import Grid
-from .inputs import float_array, inputs, real_number, time_step
+from .inputs import float_array, real_number, time_step
+from .lower import grid_potential
 
-__all__ = ["GridState", "grid_flow", "fv_rhs", "stable_time_step"]
+__all__ = ["ORDER", "GridState", "finite_volumes", "fv_rhs", "grid_flow", "stable_time_step"]
 
+#: order of accuracy in the cell size ``h`` for smooth solutions
+ORDER = 2
 #: the parabolic limit ``dt·D·Σ_k 1/h_k² ≤ DIFFUSION_LIMIT`` (``dt·D/h² ≤ 0.4/dim`` on a
 #: uniform grid): below the 0.5 of forward-Euler positivity for the three-point Laplacian
 DIFFUSION_LIMIT = 0.4
@@ -73,6 +73,14 @@ def _minmod(a, b, c):
     return jnp.where(same, s * jnp.minimum(jnp.minimum(jnp.abs(a), jnp.abs(b)), jnp.abs(c)), 0.0)
 
 
+def _minmod_parameter(theta) -> float:
+    """``theta`` checked: a number in [1, 2] (positivity of the reconstruction)."""
+    theta = real_number(theta, "theta")
+    if not 1.0 <= theta <= 2.0:
+        raise GridError(f"theta must lie in [1, 2] (positivity of the reconstruction), got {theta}")
+    return theta
+
+
 def _axis_flux(m, xi, axis, h, theta):
     """Face fluxes along ``axis`` (boundary faces included, zero) and Σ F·u over faces."""
     mm, x = jnp.moveaxis(m, axis, 0), jnp.moveaxis(xi, axis, 0)
@@ -99,22 +107,6 @@ def fv_rhs(m, xi, grid: Grid, theta=1.5):
         dm = dm - jnp.moveaxis((f[1:] - f[:-1]) / grid.h[k], 0, k)
         diss, umax = diss + fu, jnp.maximum(umax, um)
     return dm, diss * grid.vol, umax
-
-
-def _split_potential(xi, m):
-    r"""``(transport, diffusivity)`` of :math:`\xi = \delta E/\delta m` at the point: the
-    terms free of the density :math:`m(y)` (their gradient is the velocity of a transport),
-    and :math:`D = m\,\partial\xi/\partial m` of the others (the flux :math:`m\nabla\xi`
-    of a term :math:`\phi(m)` is :math:`D\nabla m`: entropy :math:`\kappa\log m` gives
-    :math:`D = \kappa`, :math:`\int m^2/2` gives :math:`D = m`).  ``diffusivity`` is None
-    when a term has derivatives of the density (a fourth-order flow, e.g. Fisher
-    information), whose step limit is not checked."""
-    terms = sp.Add.make_args(sp.expand(xi))
-    local = sp.Add(*[t for t in terms if t.has(m)])
-    transport = sp.Add(*[t for t in terms if not t.has(m)])
-    if local.has(sp.Derivative):
-        return transport, None
-    return transport, m * sp.diff(local, m)
 
 
 def stable_time_step(transport, diffusivity, grid: Grid):
@@ -176,35 +168,42 @@ def grid_flow(flow: WassersteinFlow, grid: Grid, data=None, values=None, dt=1e-3
         raise NotAFlowError(f"grid_flow needs a WassersteinFlow, got {type(flow).__name__}")
     if not isinstance(grid, Grid):
         raise GridError(f"grid must be a mfderive Grid, got {type(grid).__name__}")
-    mu, y = flow.mu, flow.point
+    mu = flow.mu
     if grid.dim != mu.dim:
         raise GridError(f"the grid has {grid.dim} axes; {mu.name!r} has {mu.dim} variables")
     dt = time_step(dt)
-    theta = real_number(theta, "theta")
-    if not 1.0 <= theta <= 2.0:
-        raise GridError(f"theta must lie in [1, 2] (positivity of the reconstruction), got {theta}")
-    xi_expr = flow.nonlocal_(flow.potential)
-    values, measures, data_args = inputs(mu, data, values, [xi_expr, flow.energy], y)
-    xi_expr = xi_expr.subs(values)
-    energy = flow.energy.subs(values)
-    m_y = mu.density(*y)
-    needs_log = xi_expr.has(sp.log(m_y))
-    # the engine's calculus treats mu as a probability measure (∫ c dmu = c), which the
-    # nonlocal terms of the first variation rely on
-    nonlocal_terms = any(A.measure == mu for A in xi_expr.atoms(MeasureIntegral))
-    grids = {mu: grid}
-    xi_fn = compile_expr(xi_expr, measures, at=y, points_from=mu, grids=grids)
-    energy_fn = compile_expr(energy, measures, grids=grids)
-    transport, diffusivity = _split_potential(xi_expr, m_y)
-    limits_fn = compile_expr([transport, diffusivity if diffusivity is not None else sp.S.Zero],
-                             measures, at=y, points_from=mu, grids=grids, jit=False)
+    theta = _minmod_parameter(theta)
+    return finite_volumes(grid_potential(flow, grid, data, values), grid, dt, theta, snapshots)
+
+
+def finite_volumes(lowered, grid: Grid, dt=1e-3, theta=1.5, snapshots=False):
+    r"""``(init_fn, step_fn, observe_fn)`` of the finite-volume scheme on ``grid`` for the
+    callables of a :class:`~mfderive.simulate.lower.GridPotential` (or any object with its
+    fields): ``potential(m)`` :math:`\xi` and ``energy(m)`` at the cell averages ``m``,
+    ``limits(m)`` → ``(transport, diffusivity)`` for the step check, and the flags
+    ``positive`` and ``probability`` for :func:`grid_flow`'s checks of the initial density.
+
+    >>> import jax.numpy as jnp
+    >>> from mfderive.grids import Grid
+    >>> from mfderive.simulate.lower import GridPotential
+    >>> g = Grid(-3, 3, 30)
+    >>> V = jnp.asarray(g.centres)[:, 0] ** 2 / 2    # confinement x²/2, no diffusion
+    >>> ou = GridPotential(lambda m: V, lambda m: jnp.sum(V * m) * g.vol,
+    ...                    lambda m: (V, jnp.zeros_like(V)), False, False)
+    >>> init, step, obs = finite_volumes(ou, g, dt=1e-2)
+    >>> m = g.gaussian([1.0], [0.1]); s = step(init(m / g.integrate(m)))
+    >>> round(float(obs(s)["mass"]), 12)
+    1.0
+    """
+    dt, theta = time_step(dt), _minmod_parameter(theta)
+    xi_fn, energy_fn, limits_fn = lowered.potential, lowered.energy, lowered.limits
+    needs_log, nonlocal_terms = lowered.positive, lowered.probability
 
     def rhs(m):
-        return fv_rhs(m, xi_fn(m, *data_args), grid, theta)
+        return fv_rhs(m, xi_fn(m), grid, theta)
 
     def check_step(m):
-        parts = limits_fn(m, *data_args)
-        dt_max, reason = stable_time_step(parts[..., 0], parts[..., 1], grid)
+        dt_max, reason = stable_time_step(*limits_fn(m), grid)
         if dt > dt_max * (1 + 1e-9):
             raise StepSizeError(
                 f"dt = {dt:g} is above the stability limit of the explicit scheme on this grid "
@@ -248,7 +247,7 @@ def grid_flow(flow: WassersteinFlow, grid: Grid, data=None, values=None, dt=1e-3
         m = state.density
         _, diss, umax = rhs(m)
         return {
-            "energy": energy_fn(m, *data_args),
+            "energy": energy_fn(m),
             "dissipation": diss,
             "mass": grid.integrate(m),
             "min_density": jnp.min(m),

@@ -8,6 +8,7 @@ before the first step.
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Mapping
 
@@ -19,7 +20,20 @@ import sympy as sp
 from ..derive.measures import Data, Measure
 from ..errors import SimulationInputError, UnsafeInputError
 
-__all__ = ['real_number', 'time_step', 'count', 'float_array', 'points_array', 'prng_key', 'free_parameters', 'parameter_values', 'data_arrays', 'inputs', 'rate']
+__all__ = [
+    'count',
+    'data_arrays',
+    'float_array',
+    'free_parameters',
+    'inputs',
+    'parameter_values',
+    'points_array',
+    'prng_key',
+    'probability_weights',
+    'rate',
+    'real_number',
+    'time_step',
+]
 
 
 
@@ -261,3 +275,36 @@ def rate(expr, values, name="alpha"):
     if f < 0:
         raise SimulationInputError(f"{name} must be a non-negative number, got {f:g}")
     return f
+
+
+
+def _mass_tolerance(weights, n: int) -> float:
+    """How far from 1 the (exactly summed) weights may be: rounding ``n`` weights to the
+    input's precision moves their total by at most ``n·eps/2`` (float64: 1e-10 for
+    n = 10⁶), so ``max(1e-9, n·eps)``; a real mistake is far larger."""
+    dtype = np.asarray(weights).dtype
+    eps = np.finfo(dtype).eps if np.issubdtype(dtype, np.floating) else np.finfo(np.float64).eps
+    return max(1e-9, n * float(eps))
+
+
+
+def probability_weights(weights, name: str) -> np.ndarray:
+    r"""Particle weights :math:`p` as float64: a non-empty 1-D array, finite,
+    :math:`p_i \ge 0`, :math:`\sum_i p_i = 1` (the measure ``name`` is a probability measure)."""
+    float_array(weights, f"the weights of {name!r}")  # finite real numbers, or raise
+    p = np.asarray(weights, dtype=np.float64)  # not the default float: float32 without x64
+    if p.ndim != 1 or p.size == 0:
+        raise SimulationInputError(
+            f"the weights of {name!r} must be a non-empty 1-D sequence (one per particle), "
+            f"got shape {p.shape}"
+        )
+    if np.any(p < 0):
+        i = int(np.argmax(p < 0))
+        raise SimulationInputError(f"the weights of {name!r} must be non-negative, got p[{i}] = {p[i]:g}")
+    total = math.fsum(p)
+    if abs(total - 1) > _mass_tolerance(weights, p.size):
+        raise SimulationInputError(
+            f"the weights of {name!r} sum to {total!r}, but {name!r} is a probability measure: "
+            f"normalise them"
+        )
+    return p

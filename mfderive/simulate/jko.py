@@ -1,4 +1,4 @@
-r"""Entropic JKO steps on a grid (seed 004 §2.2; Peyré, *SIAM J. Imaging Sci.* 8, 2015).
+r"""Entropic JKO steps on a grid (Jordan, Kinderlehrer & Otto 1998; Peyré 2015).
 
 One minimising-movement step of a Wasserstein gradient flow, with the transport cost
 relaxed by entropy:
@@ -20,7 +20,9 @@ and the prox of :math:`E = \kappa\int m\log m + R` is explicit in :math:`\log p`
 :math:`\lambda = 2\tau/\varepsilon`.  Everything runs on the potentials
 :math:`f = \varepsilon\log a`, :math:`g = \varepsilon\log b` with log-sum-exp, so that
 :math:`\varepsilon` far below the cost scale (where :math:`K` underflows to 0) is stable.
-:math:`\xi` is the engine's first variation compiled on the grid.
+:math:`\xi` is the engine's first variation compiled on the grid
+(:func:`.lower.entropic_potential`); :func:`jko_steps` is the scheme for any
+:math:`\kappa` and ``rest(m)``.  Implicit Euler: first order in :math:`\tau` (:data:`ORDER`).
 """
 
 from __future__ import annotations
@@ -29,17 +31,18 @@ from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
-import sympy as sp
 from jax.scipy.special import logsumexp
 
-from ..codegen.compiler import compile as compile_expr
 from ..errors import GridError, NotAFlowError, SimulationInputError
-from ..flows.base import log_density_split
 from ..flows.wasserstein import WassersteinFlow
 from ..grids import Grid
-from .inputs import count, float_array, inputs, real_number, time_step
+from .inputs import count, float_array, real_number, time_step
+from .lower import entropic_potential
 
-__all__ = ["JKOState", "entropic_jko"]
+__all__ = ["ORDER", "JKOState", "entropic_jko", "jko_steps"]
+
+#: order of the (implicit Euler) JKO step in ``tau``
+ORDER = 1
 
 
 @jax.tree_util.register_dataclass
@@ -59,6 +62,20 @@ class JKOState:
 
     def admissible(self):
         return self.converged
+
+
+def _settings(tau, epsilon, iterations, tol):
+    """``(tau, epsilon, iterations, tol)`` checked: positive numbers, an integer ≥ 1, and a
+    positive number or None."""
+    tau, eps = time_step(tau, "tau"), real_number(epsilon, "epsilon")
+    if not eps > 0:
+        raise SimulationInputError(f"epsilon (the entropic regularisation) must be positive, got {eps:g}")
+    iterations = count(iterations, "iterations", 1)
+    if tol is not None:
+        tol = real_number(tol, "tol")
+        if not tol > 0:
+            raise SimulationInputError(f"tol must be a positive number (or None), got {tol:g}")
+    return tau, eps, iterations, tol
 
 
 def entropic_jko(flow: WassersteinFlow, grid: Grid, tau, epsilon, iterations=200,
@@ -89,27 +106,27 @@ def entropic_jko(flow: WassersteinFlow, grid: Grid, tau, epsilon, iterations=200
         raise GridError(f"grid must be a mfderive Grid, got {type(grid).__name__}")
     if grid.dim != flow.mu.dim:
         raise GridError(f"the grid has {grid.dim} axes; {flow.mu.name!r} has {flow.mu.dim} variables")
-    tau, eps = time_step(tau, "tau"), real_number(epsilon, "epsilon")
-    if not eps > 0:
-        raise SimulationInputError(f"epsilon (the entropic regularisation) must be positive, got {eps:g}")
-    iterations = count(iterations, "iterations", 1)
-    if tol is not None:
-        tol = real_number(tol, "tol")
-        if not tol > 0:
-            raise SimulationInputError(f"tol must be a positive number (or None), got {tol:g}")
-    mu, y = flow.mu, flow.point
-    xi = flow.nonlocal_(flow.potential)
-    values, measures, data_args = inputs(mu, data, values, [xi, flow.energy], y)
-    xi = xi.subs(values)
-    split = log_density_split(xi, mu.density(*y))
-    if split is None or not split[0].is_number:
-        raise SimulationInputError(
-            f"the entropic JKO needs dE/dm = kappa*log(m) + rest with a constant kappa, got {sp.sstr(xi)}"
-        )
-    kappa, rest = float(split[0]), split[1]
-    grids = {mu: grid}
-    rest_fn = compile_expr(rest, measures, at=y, points_from=mu, grids=grids)
-    energy_fn = compile_expr(flow.energy.subs(values), measures, grids=grids)
+    tau, eps, iterations, tol = _settings(tau, epsilon, iterations, tol)
+    lowered = entropic_potential(flow, grid, data, values)
+    return jko_steps(lowered.kappa, lowered.rest, lowered.energy, grid, tau, eps, iterations, tol)
+
+
+def jko_steps(kappa, rest_fn, energy_fn, grid: Grid, tau, epsilon, iterations=200, tol=1e-3):
+    r"""``(init_fn, step_fn, observe_fn)`` of entropic JKO steps on ``grid`` for the first
+    variation :math:`\xi = \kappa\log m + \xi_R`: the number ``kappa`` and ``rest_fn(m)``
+    (:math:`\xi_R` at the cell averages ``m``); ``energy_fn(m)`` is recorded.  ``tau``,
+    ``epsilon``, ``iterations``, ``tol`` as in :func:`entropic_jko`.
+
+    >>> from mfderive.grids import Grid
+    >>> g = Grid(-3, 3, 24)
+    >>> X2 = g.centres[:, 0].reshape(g.shape) ** 2 / 2
+    >>> init, step, obs = jko_steps(0.5, lambda m: X2, lambda m: 0.0, g, tau=0.1, epsilon=0.05)
+    >>> m = g.gaussian([1.0], [0.25]); s = step(init(m / g.integrate(m)))
+    >>> bool(abs(float(obs(s)["mass"]) - 1) < 1e-6 and s.converged)
+    True
+    """
+    tau, eps, iterations, tol = _settings(tau, epsilon, iterations, tol)
+    kappa = real_number(kappa, "kappa")
     X = jnp.asarray(grid.centres)
     C = jnp.sum((X[:, None, :] - X[None, :, :]) ** 2, -1)
     lam = 2 * tau / eps
@@ -138,7 +155,7 @@ def entropic_jko(flow: WassersteinFlow, grid: Grid, tau, epsilon, iterations=200
             g, log_p, _f = carry
             f = eps * (log_q - logsumexp((g[None, :] - C) / eps, axis=1))
             log_z = logsumexp((f[:, None] - C) / eps, axis=0)
-            r = jnp.reshape(rest_fn(jnp.reshape(jnp.exp(log_p - log_vol), grid.shape), *data_args), (-1,))
+            r = jnp.reshape(rest_fn(jnp.reshape(jnp.exp(log_p - log_vol), grid.shape)), (-1,))
             log_p = (log_z + lam * kappa * (log_vol - 1) - lam * r) / (1 + lam * kappa)
             return eps * (log_p - log_z), log_p, f
 
@@ -161,7 +178,7 @@ def entropic_jko(flow: WassersteinFlow, grid: Grid, tau, epsilon, iterations=200
 
     def observe_fn(s: JKOState):
         return {
-            "energy": energy_fn(s.density, *data_args),
+            "energy": jnp.asarray(energy_fn(s.density)),
             "mass": grid.integrate(s.density),
             "marginal_error": s.marginal_error,
         }

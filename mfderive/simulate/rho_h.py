@@ -1,5 +1,5 @@
-r"""The particle reading of a transport-type :math:`(\rho,H)` system, compiled by
-:func:`mfderive.compile`.
+r"""The particle reading of a transport-type :math:`(\rho,H)` system (Fernández-Real & Figalli
+2022), stepped by classical RK4.
 
 On :math:`\rho = \sum_i p_i\delta_{\theta_i}` with values :math:`h_i = H(\theta_i)`, the
 characteristics of the chaos (or transported) system
@@ -8,7 +8,7 @@ characteristics of the chaos (or transported) system
           \partial_t H + w\cdot\nabla H = -\frac{\delta G}{\delta H}
 
 are the ODEs :math:`\theta_i' = w(\theta_i)`, :math:`h_i' = -\frac{\delta G}{\delta H}(\theta_i)`
-(for the chaos system the weighted gradient flow of Prop. 3.3,
+(for the chaos system the weighted gradient flow of Fernández-Real & Figalli's Prop. 3.3,
 :math:`\theta_i' = -\frac1{p_i}\partial_{\theta_i}G`, :math:`h_i' = -\frac1{p_i}\partial_{h_i}G`).
 
 **Lifting.**  Only the values of :math:`H` at the atoms enter, so the pair
@@ -18,96 +18,28 @@ derived expressions becomes :math:`\int g(\xi, \eta)\,\tilde\rho(d\xi\,d\eta)`, 
 :math:`H(y)` at the point becomes one more coordinate :math:`\eta_y` of the point.  The
 velocity :math:`w` and :math:`-\delta G/\delta H` are then compiled once with
 ``points_from=`` :math:`\tilde\rho` (evaluated at the atoms themselves), and :math:`G` without
-a point.  Nothing is generated from names: SymPy objects are walked by
-:mod:`mfderive.codegen`, so a user-chosen name is never printed nor executed, and the
-set-up does not depend on the number of particles.
+a point (:func:`.lower.lifted_field`).  Nothing is generated from names: SymPy objects are
+walked by :mod:`mfderive.codegen`, so a user-chosen name is never printed nor executed, and
+the set-up does not depend on the number of particles.  :func:`rk4` is the scheme for any
+field ``(theta, h) -> (dtheta, dh)``; it is fourth order in ``dt`` (:data:`ORDER`).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
-import numpy as np
-import sympy as sp
-from sympy.core.function import AppliedUndef
 
-from ..codegen.compiler import compile as compile_expr
-from ..derive.integrals import LocalIntegral, MeasureIntegral
-from ..derive.measures import Data, Measure
-from ..errors import (
-    CompileError,
-    NoParticleReadingError,
-    SimulationInputError,
-    WrongFlowError,
-)
+from ..errors import NoParticleReadingError, SimulationInputError, WrongFlowError
 from ..flows.rho_h import RhoHFlow
-from .inputs import data_arrays, float_array, time_step
+from .inputs import float_array, time_step
+from .lower import lifted_field
 
-__all__ = ["RhoHState", "rho_h_flow", "rho_h_particle_field"]
+__all__ = ["ORDER", "RhoHState", "rho_h_flow", "rho_h_particle_field", "rk4"]
 
-def _mass_tolerance(weights, n: int) -> float:
-    """How far from 1 the (exactly summed) weights may be: rounding ``n`` weights to the
-    input's precision moves their total by at most ``n·eps/2`` (float64: 1e-10 for
-    n = 10⁶), so ``max(1e-9, n·eps)``; a real mistake is far larger."""
-    dtype = np.asarray(weights).dtype
-    eps = np.finfo(dtype).eps if np.issubdtype(dtype, np.floating) else np.finfo(np.float64).eps
-    return max(1e-9, n * float(eps))
-
-
-def _probability_weights(weights, name: str) -> np.ndarray:
-    r"""The particle weights :math:`p` as float64: a non-empty 1-D array, finite,
-    :math:`p_i \ge 0`, :math:`\sum_i p_i = 1` (``rho`` is a probability measure)."""
-    float_array(weights, f"the weights of {name!r}")  # finite real numbers, or raise
-    p = np.asarray(weights, dtype=np.float64)  # not the default float: float32 without x64
-    if p.ndim != 1 or p.size == 0:
-        raise SimulationInputError(
-            f"the weights of {name!r} must be a non-empty 1-D sequence (one per particle), "
-            f"got shape {p.shape}"
-        )
-    if np.any(p < 0):
-        i = int(np.argmax(p < 0))
-        raise SimulationInputError(f"the weights of {name!r} must be non-negative, got p[{i}] = {p[i]:g}")
-    total = math.fsum(p)
-    if abs(total - 1) > _mass_tolerance(weights, p.size):
-        raise SimulationInputError(
-            f"the weights of {name!r} sum to {total!r}, but {name!r} is a probability measure: "
-            f"normalise them"
-        )
-    return p
-
-
-# -- the lifted expressions ------------------------------------------------------------------
-def _lift(expr, rho: Measure, H, lifted: Measure):
-    r"""Every :math:`\int g(\xi, H(\xi))\,\rho(d\xi)` in ``expr`` (innermost first) as
-    :math:`\int g(\xi, \eta)\,\tilde\rho(d\xi\,d\eta)`, with a fresh bound :math:`\eta`."""
-    if not expr.has(rho):
-        return expr
-    if isinstance(expr, MeasureIntegral) and expr.measure == rho:
-        inner = _lift(expr.integrand, rho, H, lifted)
-        eta = sp.Dummy("h", real=True)
-        return MeasureIntegral(inner.xreplace({H(*expr.over): eta}), lifted, (*expr.over, eta))
-    return expr.func(*[_lift(a, rho, H, lifted) for a in expr.args])
-
-
-def _check_concrete(expr, allowed, what: str):
-    """Raise when ``expr`` has an undefined function (nothing to evaluate it by) or a free
-    symbol besides ``allowed`` (nothing binds a parameter)."""
-    unknown = sorted(expr.atoms(AppliedUndef), key=sp.default_sort_key)
-    if unknown:
-        raise CompileError(
-            f"{what} contains the undefined function {sp.sstr(unknown[0])}; on particles every "
-            f"function of G but H must be a concrete expression (substitute one into G)"
-        )
-    free = expr.free_symbols - set(allowed)
-    if free:
-        names = ", ".join(sorted(sp.sstr(s) for s in free))
-        raise CompileError(
-            f"{what} has the free symbol(s) {names}; substitute numbers for them in G "
-            f"(G.subs({{symbol: value}})) before building the RhoHFlow"
-        )
+#: order of the classical Runge–Kutta step in ``dt`` (global error)
+ORDER = 4
 
 
 def _check_flow(flow) -> RhoHFlow:
@@ -123,35 +55,6 @@ def _check_flow(flow) -> RhoHFlow:
             "reading with values H_i; use the 'chaos' or 'transported' variant"
         )
     return flow
-
-
-def _particle_system(flow: RhoHFlow):
-    r"""``(lifted, point, rows, energy)``: the measure :math:`\tilde\rho` (variables
-    :math:`(\xi, \eta)`), the point :math:`(y, \eta_y)`, the expressions
-    :math:`(w_1, \dots, w_d, -Q)` at it and :math:`G`, all free of :math:`H` and :math:`\rho`."""
-    rho, H, y = flow.rho, flow.H, flow.point
-    if flow.energy.atoms(LocalIntegral):
-        raise NoParticleReadingError(
-            f"G has a local term (entropy, integral of the density) of {rho.name!r}: an "
-            f"empirical measure has no density, so this system has no particle reading"
-        )
-    rows = [sp.expand(flow.nonlocal_(e)) for e in (*flow.v, -flow.Q)]
-    for what, e in (("the velocity", rows), ("G", [flow.energy])):
-        if any(D.expr.has(H) for x in e for D in x.atoms(sp.Derivative, sp.Subs)):
-            raise NoParticleReadingError(
-                f"{what} depends on the gradient of H: this system has no particle "
-                f"reading with values H_i alone"
-            )
-    lifted = Measure(rho.name, (*(sp.Dummy(v.name, **v.assumptions0) for v in rho.variables),
-                                sp.Dummy("h", real=True)))
-    eta_y = sp.Dummy("h_y", real=True)
-    at = (*y, eta_y)
-    rows = [_lift(e, rho, H, lifted).xreplace({H(*y): eta_y}) for e in rows]
-    for e in rows:
-        _check_concrete(e, at, "the particle velocity")
-    energy = _lift(flow.energy, rho, H, lifted)
-    _check_concrete(energy, (), "G")
-    return lifted, at, rows, energy
 
 
 def _check_shapes(theta, h, n: int, d: int) -> None:
@@ -190,19 +93,8 @@ def rho_h_particle_field(flow: RhoHFlow, weights, data=None):
     :class:`~mfderive.errors.SimulationInputError` for bad weights or data (checked here).
     """
     flow = _check_flow(flow)
-    p = _probability_weights(weights, flow.rho.name)
-    lifted, at, rows, energy = _particle_system(flow)
-    needed = sorted(set().union(*[e.atoms(Data) for e in (*rows, energy)]), key=lambda m: m.name)
-    measures, data_args = data_arrays(flow.rho, data, needed)
-    measures[0] = lifted  # rho's atoms are the particles: (theta_i, h_i) with weights p
-    rows_fn = compile_expr(rows, measures, at=at, points_from=lifted)
-    energy_fn = compile_expr(energy, measures)
-    n, d = p.size, flow.rho.dim
-    pw = jnp.asarray(p)
-    # trace both now (cached by jit for the first call): a CompileError is raised here
-    spec = jax.ShapeDtypeStruct((n, d + 1), pw.dtype)
-    jax.eval_shape(rows_fn, spec, pw, *data_args)
-    jax.eval_shape(energy_fn, spec, pw, *data_args)
+    rows_fn, energy_fn, pw = lifted_field(flow, weights, data)
+    n, d = pw.shape[0], flow.rho.dim
 
     def atoms(theta, h):
         theta, h = jnp.asarray(theta), jnp.asarray(h)
@@ -210,11 +102,11 @@ def rho_h_particle_field(flow: RhoHFlow, weights, data=None):
         return jnp.concatenate([jnp.reshape(theta, (n, d)), h[:, None]], axis=1)
 
     def field(theta, h):
-        out = rows_fn(atoms(theta, h), pw, *data_args)
+        out = rows_fn(atoms(theta, h))
         dtheta = out[:, :d].astype(jnp.result_type(theta))
         return (dtheta[:, 0] if jnp.ndim(theta) == 1 else dtheta), out[:, d].astype(jnp.result_type(h))
 
-    field.energy = lambda theta, h: energy_fn(atoms(theta, h), pw, *data_args)
+    field.energy = lambda theta, h: energy_fn(atoms(theta, h))
     field.weights = pw
     return field
 
@@ -246,10 +138,27 @@ def rho_h_flow(flow: RhoHFlow, weights, data=None, dt=1e-2):
     here, ``theta``, ``h`` and an overriding ``dt`` in ``init_fn``
     (:class:`~mfderive.errors.SimulationInputError`).
     """
-    default_dt = time_step(dt)
+    dt = time_step(dt)
     field = rho_h_particle_field(flow, weights, data)
-    p = field.weights
-    n, d = p.shape[0], flow.rho.dim
+    return rk4(field, field.energy, field.weights, flow.rho.dim, dt)
+
+
+def rk4(field, energy, weights, dim, dt=1e-2):
+    r"""``(init_fn, step_fn, observe_fn)`` of classical RK4 (:data:`ORDER` 4) for the
+    particle ODE ``field(theta, h) -> (dtheta, dh)`` with weights ``weights`` ``(n,)``
+    and ``dim`` variables per particle; ``observe_fn`` records ``energy(theta, h)`` and
+    :math:`\sum_i p_i(|\theta_i'|^2 + h_i'^2)` (see :func:`rho_h_flow`).
+
+    >>> import jax.numpy as jnp
+    >>> decay = lambda th, h: (-th, -h)                     # theta' = -theta, h' = -h
+    >>> init, step, _ = rk4(decay, lambda th, h: 0.0, jnp.ones(2) / 2, 1, dt=0.1)
+    >>> s = step(init(jnp.ones(2), jnp.ones(2)))
+    >>> bool(abs(float(s.h[0]) - float(jnp.exp(-0.1))) < 1e-6)
+    True
+    """
+    default_dt = time_step(dt)
+    p = jnp.asarray(weights)
+    n, d = p.shape[0], dim
 
     def init_fn(theta, h, dt=None):
         theta, h = float_array(theta, "theta"), float_array(h, "h")
@@ -261,7 +170,7 @@ def rho_h_flow(flow: RhoHFlow, weights, data=None, dt=1e-2):
 
     def step_fn(s: RhoHState) -> RhoHState:
         y, dt = (s.theta, s.h), s.dt
-        add = lambda a, b, c: jax.tree_util.tree_map(lambda u, v: u + c * v, a, b)  # noqa: E731
+        add = lambda a, b, c: jax.tree_util.tree_map(lambda u, v: u + c * v, a, b)
         k1 = field(*y)
         k2 = field(*add(y, k1, dt / 2))
         k3 = field(*add(y, k2, dt / 2))
@@ -273,6 +182,6 @@ def rho_h_flow(flow: RhoHFlow, weights, data=None, dt=1e-2):
     def observe_fn(s: RhoHState):
         dth, dh = field(s.theta, s.h)
         sq = dth**2 if dth.ndim == 1 else jnp.sum(dth**2, -1)
-        return {"energy": field.energy(s.theta, s.h), "dissipation": jnp.sum(p * (sq + dh**2))}
+        return {"energy": jnp.asarray(energy(s.theta, s.h)), "dissipation": jnp.sum(p * (sq + dh**2))}
 
     return init_fn, step_fn, observe_fn

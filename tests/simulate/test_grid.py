@@ -11,6 +11,7 @@ import pytest
 import sympy as sp
 
 import mfderive as mf
+from mfderive.simulate.finite_volume import ORDER
 
 x = sp.Symbol("x", real=True)
 x1, x2 = sp.symbols("x1 x2", real=True)
@@ -101,7 +102,7 @@ def test_fv_ou_1d_second_order_mass_positivity():
         assert abs(tr["mass"][-1] - mass0) < 1e-15 * steps  # conservative: a few ulps per step
         assert tr["min_density"][-1] > 0
     # minmod clips at the extremum (locally first order on O(h) cells): order 2 in L1
-    assert 1.8 < order(hs, errs) < 2.3, errs
+    assert ORDER - 0.2 < order(hs, errs) < ORDER + 0.3, errs
 
 
 def test_fv_ou_2d_second_order():
@@ -122,7 +123,7 @@ def test_fv_ou_2d_second_order():
         assert abs(tr["mass"][-1] - float(g.integrate(st0.density))) < 1e-15 * steps
         assert tr["min_density"][-1] > 0
     # coarse grids are pre-asymptotic (observed 1.6, then 1.94): assert on the finest pair
-    assert 1.8 < np.log2(errs[1] / errs[2]) < 2.3, errs
+    assert ORDER - 0.2 < np.log2(errs[1] / errs[2]) < ORDER + 0.3, errs
 
 
 def barenblatt_cells(t, edges, C=0.5):
@@ -154,7 +155,7 @@ def test_fv_porous_medium_barenblatt():
         assert abs(tr["mass"][-1] - float(g.integrate(st0.density))) < 1e-15 * steps
     # the front is a corner (Lipschitz only): pairwise orders scatter (2.1, 1.3, 2.6);
     # the fit over four levels is 2.0 — assert well above first order
-    assert order(hs, errs) > 1.5, errs
+    assert order(hs, errs) > ORDER - 0.5, errs
 
 
 def test_fv_energy_decays_at_the_recorded_dissipation_rate():
@@ -199,7 +200,7 @@ def test_fv_aggregation_diffusion_reaches_the_gibbs_fixed_point():
             init(m0)
         st, _ = mf.run(step, init(m0 / g.integrate(m0)), steps)
         errs.append(float(g.integrate(np.abs(np.asarray(st.density) - g.gaussian([M], [S])))))
-    assert errs[1] < 0.01 and 3.0 < errs[0] / errs[1] < 5.0, errs  # order 2: ratio 4
+    assert errs[1] < 0.01 and 2**ORDER - 1 < errs[0] / errs[1] < 2**ORDER + 1, errs  # order 2: ratio 4
 
 
 def test_grid_errors_are_clear():

@@ -16,7 +16,7 @@ import mfderive as mf
 from mfderive.errors import CompileError
 from mfderive.errors import SimulationInputError, WrongFlowError
 from mfderive.errors import NoParticleReadingError
-from mfderive.simulate.rho_h import RhoHState, rho_h_flow, rho_h_particle_field
+from mfderive.simulate.rho_h import ORDER, RhoHState, rho_h_flow, rho_h_particle_field
 
 LAM = sp.Rational(1, 10)
 P = [sp.Rational(1, 2), sp.Rational(3, 10), sp.Rational(1, 5)]
@@ -119,7 +119,7 @@ def test_rk4_is_fourth_order_in_dt():
     # declared order 4.  Measured 4.02 (errors 2e-6, 1.3e-7, 7.9e-9; the dt = 1e-3 reference's
     # own error is ~2e-14): the next term of C dt⁴(1 + c dt) moves the local slope by ~0.03
     # at dt = 0.1.  ±0.2 is ~7 times that, and still tells order 4 from 3 or 5.
-    assert abs(slope - 4) < 0.2, (slope, errs)
+    assert abs(slope - ORDER) < 0.2, (slope, errs)
 
 
 def _payload(path):

@@ -1,4 +1,4 @@
-"""WFR birth–death particles (seed 003) and mean-field ascent–descent for zero-sum games.
+"""WFR birth–death particles (Rotskoff, Jelassi, Bruna & Vanden-Eijnden 2019) and mean-field ascent–descent for zero-sum games.
 
 Expectations written independently of the engine: the Gaussian solution of the WFR flow for
 F = ∫x²/2 (its mean and variance solve an ODE derived by hand below, integrated by SciPy),
@@ -76,7 +76,7 @@ def test_game_pde_has_the_measure_inside_the_divergence():
     (ex, ey) = GAME.pde()
     m = mx.density(mf.flows.TIME, *GAME.px)
     div = ex.rhs.atoms(sp.Derivative)
-    assert any(d.expr.has(m) for d in div)  # div(μ_x ∇V_x), not div(∇V_x) as in seed 003
+    assert any(d.expr.has(m) for d in div)  # div(μ_x ∇V_x), not div(∇V_x) as in Bruna's MSML 2021 slides
     assert GAME.bilinear
 
 
