@@ -63,6 +63,10 @@ def evaluate(expr, measures: Mapping) -> sp.Expr:
     if isinstance(expr, sp.MatrixBase):  # a Lions derivative: entry by entry
         return expr.applyfunc(lambda e: evaluate(e, measures))
     expr = as_sympy(expr, "the expression to evaluate")
+    # carry out derivatives first: once atoms are substituted for a bound variable t,
+    # d/dt of an expression in t would be a derivative with respect to a number
+    if expr.has(sp.Derivative):
+        expr = expr.replace(lambda e: isinstance(e, sp.Derivative), lambda e: e.doit())
     if not isinstance(measures, Mapping):
         raise EvaluationError(
             f"measures must be a dict {{measure: (atoms, weights)}}, got {type(measures).__name__}"
