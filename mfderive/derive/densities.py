@@ -8,9 +8,11 @@ Bounds are finite or infinite real numbers (never strings: a string would reach
 
 from __future__ import annotations
 
+import functools
+import math
+
 import numpy as np
 import sympy as sp
-from sympy.core.function import AppliedUndef
 
 from ..errors import EvaluationError
 from .discrete import _equals_one, _iterable, _negative, _scalar, _unordered
@@ -165,23 +167,18 @@ def _check_sign(expr: sp.Expr, measure, box) -> None:
 def _sampled_minimum(expr, variables, box):
     """``(point, value)`` of a sampled negative value of ``expr`` on ``box``, or None.
 
-    Only for a density in the variables alone, built from SymPy's own functions (every
-    symbol is renamed by ``lambdify(dummify=True)``, so no user-chosen name is printed
-    into the generated code); otherwise None (the sign is taken as given).
+    The density is evaluated on the samples by :func:`_on_arrays`, a walk over the
+    expression tree with NumPy functions (no code is generated or executed); a density
+    with other symbols or functions outside that table is taken as given (None).
     """
-    plain = expr.atoms(sp.Symbol) <= set(variables) and all(
-        not isinstance(f, AppliedUndef) and (type(f).__module__ or "").startswith("sympy.")
-        for f in sp.preorder_traversal(expr)
-    )
-    if not plain:
+    if not expr.atoms(sp.Symbol) <= set(variables):
         return None
     k = max(3, int(_SAMPLES ** (1 / len(variables))))
     grid = np.meshgrid(*[_axis(float(lo), float(hi), k) for lo, hi in box], indexing="ij")
     try:
-        f = sp.lambdify(variables, expr, modules="numpy", dummify=True)
         with np.errstate(all="ignore"):
-            vals = np.broadcast_to(np.asarray(f(*grid)), grid[0].shape)
-    except (NameError, TypeError, ValueError, AttributeError, ZeroDivisionError):
+            vals = np.broadcast_to(np.asarray(_on_arrays(expr, dict(zip(variables, grid)))), grid[0].shape)
+    except _NoNumPy:
         return None
     vals = np.real(vals).astype(float)
     finite = np.isfinite(vals)
@@ -193,6 +190,51 @@ def _sampled_minimum(expr, variables, box):
     if value >= -_SIGN_TOL * scale:
         return None
     return tuple(float(g.flat[i]) for g in grid), value
+
+
+class _NoNumPy(Exception):
+    """An expression node :func:`_on_arrays` has no NumPy function for."""
+
+
+_NUMPY = {  # SymPy function class -> NumPy ufunc, for sampling a density's sign
+    sp.exp: np.exp, sp.log: np.log, sp.sin: np.sin, sp.cos: np.cos, sp.tan: np.tan,
+    sp.sinh: np.sinh, sp.cosh: np.cosh, sp.tanh: np.tanh, sp.atan: np.arctan,
+    sp.Abs: np.abs, sp.sign: np.sign, sp.Max: np.maximum, sp.Min: np.minimum,
+    sp.erf: np.vectorize(math.erf, otypes=[float]),
+}
+
+
+def _on_arrays(e, env):
+    """The value of ``e`` with its symbols bound to NumPy arrays in ``env``."""
+    if e in env:
+        return env[e]
+    if e.is_number:
+        return complex(e) if e.is_extended_real is False else float(e)
+    if isinstance(e, sp.Add):
+        return sum(_on_arrays(a, env) for a in e.args)
+    if isinstance(e, sp.Mul):
+        out = 1.0
+        for a in e.args:
+            out = out * _on_arrays(a, env)
+        return out
+    if isinstance(e, sp.Pow):
+        return np.power(_on_arrays(e.base, env), _on_arrays(e.exp, env))
+    if isinstance(e, sp.Piecewise):
+        out = np.nan
+        for value, cond in reversed(e.args):
+            out = np.where(_on_arrays(cond, env), _on_arrays(value, env), out)
+        return out
+    if isinstance(e, (sp.StrictLessThan, sp.LessThan, sp.StrictGreaterThan, sp.GreaterThan)):
+        lhs, rhs = _on_arrays(e.lhs, env), _on_arrays(e.rhs, env)
+        return {sp.StrictLessThan: np.less, sp.LessThan: np.less_equal,
+                sp.StrictGreaterThan: np.greater, sp.GreaterThan: np.greater_equal}[type(e)](lhs, rhs)
+    if e is sp.true or e is sp.false:
+        return bool(e)
+    for f, g in _NUMPY.items():
+        if type(e) is f:
+            args = [_on_arrays(a, env) for a in e.args]
+            return g(*args) if f not in (sp.Max, sp.Min) else functools.reduce(g, args)
+    raise _NoNumPy(type(e).__name__)
 
 
 def _axis(lo: float, hi: float, k: int) -> np.ndarray:
