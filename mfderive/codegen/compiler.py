@@ -109,6 +109,21 @@ def compile(exprs, measures, at=None, params=(), points_from=None, chunk_size=No
     ``fn(*[atoms_i, weights_i (or density values) for each measure], [points], *params)``
     returning an array of shape ``(P,)`` / ``(P, K)`` with ``at``, scalar / ``(K,)``
     without.
+
+    Examples
+    --------
+    :math:`\int w^2\,d\mu` and the Lions derivative of :math:`(\int w^2 d\mu)^2/2`,
+    :math:`D_\mu F(\mu, y) = 2y\int w^2 d\mu`, at the atoms of
+    :math:`\mu = \frac12(\delta_1 + \delta_3)`:
+
+    >>> import numpy as np, sympy as sp, mfderive as mf
+    >>> w = sp.Symbol("w", real=True); mu = mf.Measure("mu", (w,)); y = mu.point("y")
+    >>> atoms, weights = np.array([1.0, 3.0]), np.array([0.5, 0.5])
+    >>> float(mf.compile(mf.integral(w**2, mu), [mu])(atoms, weights))
+    5.0
+    >>> D = mf.lions_derivative(mf.integral(w**2, mu) ** 2 / 2, mu, at=y)
+    >>> mf.compile(D, [mu], at=y, points_from=mu)(atoms, weights).ravel().tolist()
+    [10.0, 30.0]
     """
     single = not isinstance(exprs, (list, tuple, sp.MatrixBase))
     exprs = [exprs] if single else list(exprs)
