@@ -69,7 +69,7 @@ def test_mfld_energy_of_seed_000(nn):
     assert mf.equivalent(mf.first_variation(V, nn.mu, at=y), expected)
 
 
-def test_nn_risk_sign_seed_001_is_a_slip(nn):
+def test_nn_risk_sign_in_the_notes_is_a_slip(nn):
     """The mean-field networks notes (§4b) write δL/δμ = ⟨f* − f_μ, φ(·;y)⟩ for
     L = ½E(f* − f_μ)².
 
