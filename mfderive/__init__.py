@@ -97,7 +97,7 @@ _LAZY = {
 _MOVED = {
     "measures": "derive.measures", "integrals": "derive.integrals",
     "variation": "derive.variation", "lions": "derive.lions", "canonical": "derive.canonical",
-    "evaluate_module": "derive.evaluate", "fields": "derive.euler", "nonsmooth": "derive.nonsmooth",
+    "fields": "derive.euler", "nonsmooth": "derive.nonsmooth",
     "games": "flows.games", "identities": "flows.identities", "gibbs": "flows.gibbs",
     "hierarchy": "flows.hierarchy", "stationary": "flows.stationary",
     "finite_volume": "simulate.finite_volume", "jko": "simulate.jko",

@@ -27,7 +27,6 @@ __all__ = [
     "InvalidExpressionError",
     "UnsafeInputError",
     "SimulationInputError",
-    "WrongFlowError",
 ]
 
 
@@ -101,15 +100,9 @@ class NotAFlowError(MfDeriveError, TypeError):
     a flow, a particle simulator given a flow it cannot simulate)."""
 
 
-#: The name the (ρ,H) simulator first used for :class:`NotAFlowError`.
-WrongFlowError = NotAFlowError
-
-
-
 class CompileError(MfDeriveError, ValueError):
     """An expression that cannot be compiled (an unknown function, a density or local
     functional of a measure without a grid, a free symbol that was not declared)."""
-
 
 
 class GridError(MfDeriveError, ValueError):
@@ -117,17 +110,14 @@ class GridError(MfDeriveError, ValueError):
     wrong shape."""
 
 
-
 class NoParticleReadingError(MfDeriveError, ValueError):
     """The flow has no particle (SDE/ODE) reading, e.g. a porous-medium term whose
     nonlinear diffusion needs the density itself."""
 
 
-
 class SimulationError(MfDeriveError, FloatingPointError):
     """A simulation produced a non-finite value, or left the set where its scheme is valid
     (a negative density, an inner solve that did not converge)."""
-
 
 
 class StepSizeError(SimulationError, SimulationInputError):

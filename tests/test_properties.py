@@ -24,7 +24,7 @@ the file within its time budget (measured with ``pytest --durations``).
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
+
 import sympy as sp
 from helpers import (
     close,

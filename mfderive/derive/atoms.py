@@ -145,8 +145,20 @@ class BoundIntegral(sp.Expr):
             self.integrand.xreplace(dict(zip(self.over, new_over))), self.measure, new_over
         )
 
+    # printing: Int[g, mu(d(xi))] / Local[L, d(xi)] and their LaTeX; subclasses name the
+    # measure part (``_str_measure``, ``_latex_measure``) and the head
+    _head = "Int"
+
     def _sympystr(self, printer):
-        return self._str_head(printer)
+        over = ", ".join(printer._print(v) for v in self.over)
+        return f"{self._head}[{printer._print(self.integrand)}, {self._str_measure(printer, over)}]"
+
+    def _latex(self, printer):
+        d = r"\,".join("d" + printer._print(v) for v in self.over)
+        body = printer._print(self.integrand)
+        if isinstance(self.integrand, sp.Add):
+            body = rf"\left({body}\right)"
+        return rf"\int {body}\,{self._latex_measure(printer, d)}"
 
     def __repr__(self):
         return sp.sstr(self)
@@ -161,16 +173,11 @@ class MeasureIntegral(BoundIntegral):
     (w*x, (w,), {x})
     """
 
-    def _str_head(self, printer):
-        over = ", ".join(printer._print(v) for v in self.over)
-        return f"Int[{printer._print(self.integrand)}, {self.measure.name}(d({over}))]"
+    def _str_measure(self, printer, over):
+        return f"{self.measure.name}(d({over}))"
 
-    def _latex(self, printer):
-        d = r"\,".join("d" + printer._print(v) for v in self.over)
-        body = printer._print(self.integrand)
-        if isinstance(self.integrand, sp.Add):
-            body = rf"\left({body}\right)"
-        return rf"\int {body}\,{printer._print(self.measure)}({d})"
+    def _latex_measure(self, printer, d):
+        return f"{printer._print(self.measure)}({d})"
 
 
 class LocalIntegral(BoundIntegral):
@@ -185,16 +192,13 @@ class LocalIntegral(BoundIntegral):
     (True, set())
     """
 
-    def _str_head(self, printer):
-        over = ", ".join(printer._print(v) for v in self.over)
-        return f"Local[{printer._print(self.integrand)}, d({over})]"
+    _head = "Local"
 
-    def _latex(self, printer):
-        d = r"\,".join("d" + printer._print(v) for v in self.over)
-        body = printer._print(self.integrand)
-        if isinstance(self.integrand, sp.Add):
-            body = rf"\left({body}\right)"
-        return rf"\int {body}\,{d}"
+    def _str_measure(self, printer, over):
+        return f"d({over})"
+
+    def _latex_measure(self, printer, d):
+        return d
 
 
 def _declared(s: sp.Symbol) -> str:

@@ -26,6 +26,7 @@ from ..errors import NotDifferentiableError, NotSympyError
 from .atoms import BoundIntegral, LocalIntegral, substitute
 from .chain import chain_rule, put_back, rebuild_integral
 from .measures import Measure, as_sympy, check_differentiable_measure, check_names
+from .nonsmooth import ae_clean
 from .points import at_point, working_point
 
 __all__ = ["function_variation"]
@@ -69,7 +70,7 @@ def _h_atom(A: BoundIntegral, H, rho: Measure, y) -> sp.Expr:
     h_here = H(*A.over)
     chain = rebuild_integral(_h_variation(g, H, rho, y, allowed={h_here}), A)
     d = sp.Dummy("h", real=True)
-    local_part = put_back(g.xreplace({h_here: d}).diff(d), {d: h_here})
+    local_part = put_back(ae_clean(g.xreplace({h_here: d}).diff(d)), {d: h_here})
     return chain + substitute(local_part, dict(zip(A.over, y)))
 
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-from ..errors import NoParticleReadingError, SimulationInputError, WrongFlowError
+from ..errors import NoParticleReadingError, NotAFlowError, SimulationInputError
 from ..flows.rho_h import RhoHFlow
 from .inputs import float_array, time_step
 from .lower import lifted_field
@@ -45,7 +45,7 @@ ORDER = 4
 def _check_flow(flow) -> RhoHFlow:
     """``flow`` if it is a :class:`RhoHFlow` whose ``H`` is transported with ``rho``."""
     if not isinstance(flow, RhoHFlow):
-        raise WrongFlowError(
+        raise NotAFlowError(
             f"the (rho, H) particle reading needs a chaos or transported mf.RhoHFlow, got "
             f"{type(flow).__name__}"
         )

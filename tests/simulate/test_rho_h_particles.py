@@ -13,9 +13,12 @@ import pytest
 import sympy as sp
 
 import mfderive as mf
-from mfderive.errors import CompileError
-from mfderive.errors import SimulationInputError, WrongFlowError
-from mfderive.errors import NoParticleReadingError
+from mfderive.errors import (
+    CompileError,
+    NoParticleReadingError,
+    NotAFlowError,
+    SimulationInputError,
+)
 from mfderive.simulate.rho_h import ORDER, RhoHState, rho_h_flow, rho_h_particle_field
 
 LAM = sp.Rational(1, 10)
@@ -261,5 +264,5 @@ def test_systems_without_a_particle_reading_raise():
         rho_h_particle_field(mf.RhoHFlow(energy_1d(H), rho, H, "separated"), P, DATA)
     with pytest.raises(NoParticleReadingError, match="no density"):
         rho_h_flow(mf.RhoHFlow(energy_1d(H) + mf.entropy(rho), rho, H, "chaos"), P, DATA)
-    with pytest.raises(WrongFlowError, match="RhoHFlow"):
+    with pytest.raises(NotAFlowError, match="RhoHFlow"):
         rho_h_flow(mf.WassersteinFlow(mf.integral(th**2, rho), rho), P)
