@@ -1,8 +1,13 @@
 # The two commands of the README.  Both create .venv (once) and install the project.
 #   make book   set up, print the derivation report, execute the notebooks (papermill),
 #               print the verification report and build the Jupyter Book (_build/html)
-#   make test   set up and run the test suite
+#   make test   set up (with MathJax and headless Chromium for the browser test) and run the
+#               test suite: the tests, the doctests, every notebook in the quick profile, the
+#               book build and the browser test of the built pages
 # PROFILE=full  runs the notebooks with their published (longer) settings.
+# The environment is installed from the pinned lock requirements/book.txt (constraints), so
+# the book is reproducible; the library itself only declares lower bounds (pyproject.toml),
+# and `nox` tests both ends of that range.
 
 PYTHON  ?= python3
 PROFILE ?= quick
@@ -11,11 +16,11 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 MATHJAX := book/_static/mathjax/tex-mml-chtml.js
 
-.PHONY: setup book test report clean
+.PHONY: setup book test report clean lock dist matrix chromium
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements/book.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[all]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements/book.txt -e '.[all]'
 	touch $@
 
 setup: $(STAMP)
@@ -27,15 +32,34 @@ $(MATHJAX):
 	  && tar xzf mathjax-3.2.2.tgz && cp -r package/es5/. $(CURDIR)/book/_static/mathjax/ \
 	  && rm -rf $$tmp
 
+# Headless Chromium for the browser test (tests/publish/test_book.py), from Debian's packages:
+# Playwright drives it through executable_path (its own browser download is not reachable).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+	  || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "could not install chromium: the browser test will fail under CI, skip elsewhere"
+
 report: setup
-	$(BIN)/python -m mfderive.publish.report
+	$(BIN)/mfderive report
 
 book: setup $(MATHJAX)
-	$(BIN)/python -m mfderive.publish.report
-	$(BIN)/python -m mfderive.publish --profile $(PROFILE)
+	$(BIN)/mfderive report
+	$(BIN)/mfderive run-notebooks --profile $(PROFILE)
 
-test: setup
+test: setup $(MATHJAX) chromium
 	$(BIN)/python -m pytest
+
+# Maintainers: refresh the book's lock from the current environment (after a deliberate
+# upgrade), build the wheel and sdist, run the supported-versions matrix.
+lock: setup
+	{ head -3 requirements/book.txt; $(BIN)/python -m pip freeze --exclude-editable --disable-pip-version-check \
+	  | grep -v '^mfderive'; } > requirements/book.txt.new && mv requirements/book.txt.new requirements/book.txt
+
+dist: setup
+	$(BIN)/python -m build --outdir dist
+
+matrix: setup
+	$(BIN)/nox
 
 clean:
 	rm -rf _build book/notebooks book/_static/mathjax

@@ -76,7 +76,18 @@ from .flows.unbalanced import UnbalancedFlow
 from .flows.wasserstein import WassersteinFlow
 from .grids import Grid
 
-__version__ = "0.1.0"
+
+def _version() -> str:
+    """The installed distribution's version (pyproject.toml is the one place it is set)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mfderive")
+    except PackageNotFoundError:  # a source tree on sys.path, not installed
+        return "0+unknown"
+
+
+__version__ = _version()
 
 # The numeric layers (JAX) load on first use, so that symbolic work does not import JAX.
 _LAZY = {

@@ -109,6 +109,8 @@ def identity_timing() -> float:
 
 
 def main(argv=None) -> int:
+    """Print the derivation report (``mfderive report``); exit status 1 if the network
+    risk's derivations take a second or more."""
     print("mfderive derivation report: every formula below is derived by the engine\n")
     t_all = time.perf_counter()
     for claim, name, F, mu, kind in examples():
