@@ -24,7 +24,12 @@ The numeric stages, ``codegen`` and ``simulate`` (JAX, loaded on first use):
 ``(init, step, observe)`` for :func:`run`:
 :func:`particle_flow`, :func:`grid_flow` (finite volumes), :func:`entropic_jko`,
 :func:`birth_death_flow` (WFR), :func:`ascent_descent` (:class:`ZeroSumGame`),
-:func:`rho_h_flow`.
+:func:`rho_h_flow`, :func:`rho_h_grid_flow` ((ρ,H) separated/transported on a grid),
+:func:`gradient_descent`, :func:`proximal_point`, :func:`exact_gradient_flow`
+(:class:`EuclideanFlow` on ℝᵈ); observables :func:`w2` (and :func:`w2_1d`,
+:func:`w2_gaussian`, :func:`w2_to_grid`), :func:`nash_gap`; assumption checks
+:func:`dissipativity`, :func:`lions_derivative_bounds`.  Measures may be signed
+(``Measure(..., signed=True)``) or live on :class:`Sphere` × :class:`Reals`.
 
 Every error raised on bad input is an :class:`MfDeriveError` (see :mod:`mfderive.errors`).
 """
@@ -42,7 +47,8 @@ from .derive.integrals import (
     relative_entropy,
 )
 from .derive.lions import lions_derivative
-from .derive.measures import Data, Measure
+from .derive.domains import Domain, Euclidean, Reals, Sphere, sphere_times_line
+from .derive.measures import Data, Measure, SignedMeasure
 from .derive.nonsmooth import relu_convention
 from .derive.variation import first_variation, function_variation, second_variation
 from .errors import (
@@ -56,6 +62,7 @@ from .errors import (
     InvalidVariablesError,
     MeasureNameClashError,
     MfDeriveError,
+    MissingDependencyError,
     NoParticleReadingError,
     NotAFlowError,
     NotAMeasureError,
@@ -66,6 +73,8 @@ from .errors import (
     StepSizeError,
     UnsafeInputError,
 )
+from .flows.assumptions import AssumptionReport, dissipativity
+from .flows.euclidean import EuclideanFlow
 from .flows.games import ZeroSumGame
 from .flows.gibbs import GaussianFixedPoint, GibbsFixedPoint, gibbs
 from .flows.hierarchy import MomentHierarchy
@@ -73,7 +82,7 @@ from .flows.identities import DissipationIdentity, Verification, dissipation_ide
 from .flows.rho_h import RhoHFlow
 from .flows.stationary import StationaryGap, stationary_gap
 from .flows.unbalanced import UnbalancedFlow
-from .flows.wasserstein import WassersteinFlow
+from .flows.wasserstein import WassersteinFlow, WassersteinSystem
 from .grids import Grid
 
 
@@ -100,6 +109,20 @@ _LAZY = {
     "birth_death_flow": ("simulate.birth_death", "birth_death_flow"),
     "ascent_descent": ("simulate.ascent_descent", "ascent_descent"),
     "entropic_jko": ("simulate.jko", "entropic_jko"),
+    "lifted_gradient_flow": ("simulate.particles", "lifted_gradient_flow"),
+    "rho_h_grid_flow": ("simulate.rho_h_grid", "rho_h_grid_flow"),
+    "RhoHGridState": ("simulate.rho_h_grid", "RhoHGridState"),
+    "gradient_descent": ("simulate.euclidean", "gradient_descent"),
+    "proximal_point": ("simulate.euclidean", "proximal_point"),
+    "exact_gradient_flow": ("simulate.euclidean", "exact_gradient_flow"),
+    "w2": ("simulate.transport", "w2"),
+    "w2_1d": ("simulate.transport", "w2_1d"),
+    "w2_gaussian": ("simulate.transport", "w2_gaussian"),
+    "w2_to_grid": ("simulate.transport", "w2_to_grid"),
+    "sinkhorn_divergence": ("simulate.transport", "sinkhorn_divergence"),
+    "nash_gap": ("simulate.nash", "nash_gap"),
+    "NashGap": ("simulate.nash", "NashGap"),
+    "lions_derivative_bounds": ("simulate.assumptions", "lions_derivative_bounds"),
 }
 
 
@@ -192,4 +215,32 @@ __all__ = [
     "SimulationInputError",
     "StepSizeError",
     "relu_convention",
+    # domains and signed measures (ReLU parameterisations)
+    "Domain",
+    "Euclidean",
+    "Reals",
+    "Sphere",
+    "sphere_times_line",
+    "SignedMeasure",
+    "lifted_gradient_flow",
+    # flows on R^d, coupled flows, assumptions
+    "EuclideanFlow",
+    "gradient_descent",
+    "proximal_point",
+    "exact_gradient_flow",
+    "WassersteinSystem",
+    "dissipativity",
+    "AssumptionReport",
+    "lions_derivative_bounds",
+    # (rho, H) on a grid, W2, games
+    "rho_h_grid_flow",
+    "RhoHGridState",
+    "w2",
+    "w2_1d",
+    "w2_gaussian",
+    "w2_to_grid",
+    "sinkhorn_divergence",
+    "nash_gap",
+    "NashGap",
+    "MissingDependencyError",
 ]

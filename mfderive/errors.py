@@ -27,6 +27,9 @@ __all__ = [
     "InvalidExpressionError",
     "UnsafeInputError",
     "SimulationInputError",
+    "InvalidOptionError",
+    "NotAFlowError",
+    "MissingDependencyError",
 ]
 
 
@@ -123,3 +126,8 @@ class SimulationError(MfDeriveError, FloatingPointError):
 class StepSizeError(SimulationError, SimulationInputError):
     """A time step above the stability limit of an explicit scheme, found at ``init``
     before any step is taken (the message gives the largest stable step)."""
+
+
+class MissingDependencyError(MfDeriveError, ImportError):
+    """An optional library a function needs is not installed (the message names the
+    ``pip install`` that provides it, e.g. POT for optimal transport)."""

@@ -103,3 +103,18 @@ def test_errors_are_also_builtin_types():
 def test_evaluate_accepts_numpy_and_data_weights_of_any_mass():
     val = mf.evaluate(mf.integral(x**2, nu), {nu: (np.array([1.0, 2.0]), np.array([2.0, 3.0]))})
     assert abs(float(val) - 14.0) < 1e-14
+
+
+def test_every_error_class_is_listed_and_exported():
+    """``mfderive.errors.__all__`` and ``mfderive.__all__`` name every error class, so the
+    API reference (autodoc of ``__all__``) and ``from mfderive import *`` show them all."""
+    import inspect
+
+    import mfderive as mf
+    import mfderive.errors as errors
+
+    classes = {n for n, c in vars(errors).items()
+               if inspect.isclass(c) and issubclass(c, errors.MfDeriveError) and c.__module__ == errors.__name__}
+    assert classes <= set(errors.__all__)
+    assert classes <= set(mf.__all__)
+    assert all(getattr(mf, n) is getattr(errors, n) for n in classes)

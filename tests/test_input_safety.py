@@ -263,9 +263,13 @@ def test_deep_expressions_raise_a_clear_error_not_recursion():
 
 
 def test_error_names_the_density_of_the_differentiated_measure():
-    s = sp.Symbol("s_b13", real=True)
-    mu, nu = mf.Measure("mu_b13", (s,)), mf.Measure("nu_b13", (s,))
-    F = mf.local(mu.density(s) * nu.density(s), mu)
+    """A density that is not an unknown function of the integration variables (here a 2-D
+    measure's density on the diagonal of a 1-D integral) cannot be differentiated; the
+    error names that measure.  (A second density at the integration variables can: local
+    functionals of several densities, tests/derive/test_local_several.py.)"""
+    s, r = sp.Symbol("s_b13", real=True), sp.Symbol("r_b13", real=True)
+    mu, nu = mf.Measure("mu_b13", (s,)), mf.Measure("nu_b13", (s, r))
+    F = mf.local(mu.density(s) * nu.density(s, s), mu)
     with pytest.raises(mf.NotDifferentiableError) as info:
         mf.first_variation(F, nu, at=nu.point("q"))
     msg = str(info.value)

@@ -9,13 +9,13 @@ that every import runs downhill: ``axes`` ← ``evaluator`` ← ``contract`` ←
 module            what it holds
 ================  ==========================================================================
 ``axes``          named axes: a value on several sets of atoms as one broadcastable array
-``evaluator``     :class:`Evaluator`: dispatch on ``type(e).__mro__`` to ``_ev_<Class>``,
+``evaluator``     :class:`~mfderive.codegen.evaluator.Evaluator`: dispatch on ``type(e).__mro__`` to ``_ev_<Class>``,
                   arithmetic, powers, ``Piecewise``, the table of functions, parameters,
                   common subexpressions (the cache key)
-``contract``      :class:`MeasureEvaluator`: :math:`\int g\,d\mu = \sum_a w_a g(\xi_a)` by
+``contract``      :class:`~mfderive.codegen.contract.MeasureEvaluator`: :math:`\int g\,d\mu = \sum_a w_a g(\xi_a)` by
                   contraction, sibling integrals and bilinear sums as matrix products,
                   chunking in ``lax.scan``
-``densities``     :class:`GridEvaluator`: densities on grids, finite-difference derivatives,
+``densities``     :class:`~mfderive.codegen.densities.GridEvaluator`: densities on grids, finite-difference derivatives,
                   local functionals as midpoint sums
 ``compiler``      :func:`compile`: argument checks, the measures' arrays, points (in blocks
                   with ``chunk_size``)

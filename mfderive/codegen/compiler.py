@@ -9,6 +9,12 @@ and ``nu`` (data points and weights) into one jitted function
 returning the expressions at every point: shape ``(P,)`` for one expression, ``(P, K)``
 for ``K`` of them (``(K,)`` without ``at``).
 
+The weights are used as given: ``1/N`` or any probability weights for a
+:class:`~mfderive.Measure`, weights of any sign and total mass for a signed measure
+(``mf.Measure(..., signed=True)``, e.g. :math:`\mu = \sum_i\alpha_i\delta_{w_i}` of a
+ReLU network) or a :class:`~mfderive.Data` measure.  Inside ``jit`` their values cannot be
+checked (the simulators check them at ``init``); their shape ``(N,)`` is.
+
 This module checks the arguments, lays out the measures' arrays (atoms and weights, or a
 grid's cell centres and :math:`m_j|C|`), binds the point coordinates to a point axis and
 evaluates each expression with the evaluator that has the capabilities needed
@@ -27,7 +33,8 @@ import jax.numpy as jnp
 import sympy as sp
 
 from ..derive.canonical import canonical
-from ..derive.measures import check_expression, check_measure, check_names
+from ..derive.integrals import LocalIntegral
+from ..derive.measures import SignedMeasure, check_expression, check_measure, check_names
 from ..errors import CompileError, MeasureNameClashError, UnsafeInputError
 from ..grids import Grid
 from .axes import align
@@ -72,6 +79,22 @@ def _expression(e):
     return check_expression(e, "the compiled expression")
 
 
+def _no_entropy_of_signed(exprs):
+    """Refuse a log of the density of a signed measure (its entropy): defined for
+    probability measures only."""
+    for e in exprs:
+        for A in e.atoms(LocalIntegral):
+            M = A.measure
+            if isinstance(M, SignedMeasure) and any(
+                lg.has(M.density) for lg in A.integrand.atoms(sp.log)
+            ):
+                raise CompileError(
+                    f"{sp.sstr(A)} takes the log of the density of the signed measure "
+                    f"{M.name!r}: the entropy and relative entropy are defined for probability "
+                    f"measures only"
+                )
+
+
 def compile(exprs, measures, at=None, params=(), points_from=None, chunk_size=None, jit=True,
             grids=None):
     r"""Compile SymPy expressions with integrals into one JAX function on particles or grids.
@@ -80,7 +103,10 @@ def compile(exprs, measures, at=None, params=(), points_from=None, chunk_size=No
     ----------
     exprs : expression, list of expressions, or Matrix
     measures : list of Measure/Data
-        Their atoms and weights are the function's first arguments, in this order.
+        Their atoms and weights are the function's first arguments, in this order.  The
+        weights of a signed measure (``mf.Measure(..., signed=True)``) may have any sign
+        and total mass; integrals against it are :math:`\sum_a w_a g(\xi_a)` with no
+        unit-mass simplification.
     at : point (tuple of symbols), optional
         The expressions are evaluated at each row of ``points`` (shape ``(P, len(at))``).
     params : symbols passed as scalar arguments after the arrays
@@ -124,12 +150,21 @@ def compile(exprs, measures, at=None, params=(), points_from=None, chunk_size=No
     >>> D = mf.lions_derivative(mf.integral(w**2, mu) ** 2 / 2, mu, at=y)
     >>> mf.compile(D, [mu], at=y, points_from=mu)(atoms, weights).ravel().tolist()
     [10.0, 30.0]
+
+    A signed measure :math:`\nu = 2\delta_1 - \delta_3` (mass 1, but not a probability
+    measure) in a ReLU output :math:`\int\max(0, w x)\,\nu(dw)` at :math:`x = 1`:
+
+    >>> x = sp.Symbol("x", real=True); nu = mf.Measure("nu_cmp", (w,), signed=True)
+    >>> f = mf.compile(mf.integral(sp.Max(0, w * x), nu), [nu], at=(x,))
+    >>> f(atoms, np.array([2.0, -1.0]), np.array([1.0])).tolist()
+    [-1.0]
     """
     single = not isinstance(exprs, (list, tuple, sp.MatrixBase))
     exprs = [exprs] if single else list(exprs)
     exprs = [_expression(e) for e in exprs]
     # constant factors out of integrals (no splitting of sums: one contraction per integral)
     exprs = [canonical(e.doit() if e.has(sp.Derivative) else e, rename=False, split_sums=False) for e in exprs]
+    _no_entropy_of_signed(exprs)
     if isinstance(measures, (str, bytes)) or not hasattr(measures, "__iter__"):
         raise CompileError(f"measures= must be a list of Measure/Data objects, got {measures!r}")
     measures = [check_measure(m) for m in measures]
@@ -188,7 +223,13 @@ def compile(exprs, measures, at=None, params=(), points_from=None, chunk_size=No
                 atoms = atoms[:, None]
             if atoms.ndim != 2 or atoms.shape[1] != m.dim:
                 raise CompileError(f"atoms of {m.name!r} must have shape (N, {m.dim}), got {atoms.shape}")
-            tables[m] = (atoms, jnp.asarray(args.pop(0)), source[m])
+            weights = jnp.asarray(args.pop(0))
+            if weights.shape != (atoms.shape[0],):
+                raise CompileError(
+                    f"the weights of {m.name!r} must have shape ({atoms.shape[0]},), one per "
+                    f"atom, got {weights.shape}"
+                )
+            tables[m] = (atoms, weights, source[m])
         rest = args
         pts = src = None
         if at is not None:

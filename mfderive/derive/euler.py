@@ -49,7 +49,14 @@ def euler_operator(L, u) -> sp.Expr:
     >>> x = sp.Symbol("x"); u = sp.Function("u")(x)
     >>> mf.euler_operator(u.diff(x)**2 / 2 + u**3 / 3, u)
     u(x)**2 - Derivative(u(x), (x, 2))
+
+    An unevaluated derivative of a compound expression in ``u`` (``Derivative(u*v, x)``) is
+    carried out first, so that only derivatives :math:`u_\alpha` of ``u`` itself remain.
     """
+    L = L.replace(
+        lambda e: isinstance(e, sp.Derivative) and e.expr != u and e.expr.has(u),
+        lambda e: e.doit(),
+    )
     derivs = sorted(
         {D for D in L.atoms(sp.Derivative) if D.expr == u}, key=sp.default_sort_key
     )

@@ -8,6 +8,11 @@ rationals as atoms and weights the result is exact; atoms and weights may also b
 symbolic (a weight :math:`\varepsilon` gives the Gateaux derivative exactly).
 
 The input rules are in :mod:`mfderive.derive.discrete` and :mod:`mfderive.derive.densities`.
+A :class:`~mfderive.derive.measures.SignedMeasure` (``mf.Measure(..., signed=True)``) takes
+weights of any sign and total mass, given explicitly (``(atoms, weights)``: bare atoms
+would mean the weights :math:`1/N`, a probability measure), and a density of any sign; the
+entropy and relative entropy of a signed measure are refused (:math:`m\log m` needs
+:math:`m \ge 0`).
 """
 
 from __future__ import annotations
@@ -20,8 +25,8 @@ from sympy.core.function import AppliedUndef
 from ..errors import EvaluationError, InfiniteValueError
 from .atoms import BoundIntegral, LocalIntegral, substitute
 from .densities import Density, _integrate
-from .discrete import discrete_measure
-from .measures import Data, Measure, as_sympy, check_measure, check_names
+from .discrete import _is_row, discrete_measure
+from .measures import Data, Measure, SignedMeasure, as_sympy, check_measure, check_names
 
 __all__ = ['evaluate']
 
@@ -36,7 +41,9 @@ def evaluate(expr, measures: Mapping) -> sp.Expr:
     measures : dict
         ``{measure: (atoms, weights)}`` or ``{measure: atoms}`` (uniform weights)
         for each :class:`~mfderive.Measure` or :class:`~mfderive.Data` to evaluate, or
-        ``{measure: Density(expr, bounds)}`` for a measure with a density.
+        ``{measure: Density(expr, bounds)}`` for a measure with a density.  A signed
+        measure (``mf.Measure(..., signed=True)``) needs ``(atoms, weights)``, weights of
+        any sign and mass.
 
     Returns
     -------
@@ -77,8 +84,38 @@ def evaluate(expr, measures: Mapping) -> sp.Expr:
     # densities are matched to their measure by name: two Measures named alike must not meet
     check_names([expr], list(measures))
     for M, spec in measures.items():
-        table[M] = spec.check(M) if isinstance(spec, Density) else discrete_measure(spec, M)
+        if isinstance(M, SignedMeasure):
+            table[M] = _signed(spec, M)
+        else:
+            table[M] = spec.check(M) if isinstance(spec, Density) else discrete_measure(spec, M)
     return _eval(expr, table)
+
+
+def _signed(spec, M):
+    """The checked atoms and weights (or density) of the signed measure ``M``: weights
+    finite and real, of any sign and mass, and given (no uniform default)."""
+    if isinstance(spec, Density):
+        spec.box(M)  # one (low, high) per variable; the density may take either sign
+        return spec
+    # discrete_measure reads a pair (atoms, weights) so, and anything else as bare atoms
+    if not (isinstance(spec, tuple) and len(spec) == 2 and not _is_row(spec)):
+        raise EvaluationError(
+            f"{M.name!r} is a signed measure: give its weights, {{{M.name}: (atoms, weights)}} "
+            f"(bare atoms would mean the weights 1/N of a probability measure)"
+        )
+    return discrete_measure(spec, M)
+
+
+def _no_entropy_of_signed(e: LocalIntegral, g) -> None:
+    """Refuse the entropy / relative entropy (a log of the density) of a signed measure."""
+    M = e.measure
+    if isinstance(M, SignedMeasure) and any(
+        f.func.__name__ == M.name for lg in g.atoms(sp.log) for f in lg.atoms(AppliedUndef)
+    ):
+        raise EvaluationError(
+            f"{sp.sstr(e)} takes the log of the density of the signed measure {M.name!r}: the "
+            f"entropy and relative entropy are defined for probability measures only"
+        )
 
 
 def _eval(e, table):
@@ -91,13 +128,26 @@ def _eval(e, table):
         if isinstance(spec, Density):
             limits = spec.limits(M, e.over)
             if isinstance(e, LocalIntegral):
+                _no_entropy_of_signed(e, g)
+                # every density in L (the integral's own and, for several species, the
+                # others') is replaced by its Density from the table
+                dens = {N.name: (N, d) for N, d in table.items() if isinstance(d, Density)}
+                left = {f.func.__name__ for f in g.atoms(AppliedUndef)
+                        if f.func.__name__ in {N.name for N in table} and f.func.__name__ not in dens}
+                if left:
+                    raise InfiniteValueError(
+                        f"{sp.sstr(e)} is a local functional of the density of "
+                        f"{', '.join(sorted(left))}, given as a discrete measure (atoms), which has "
+                        f"no density; give a Density for it"
+                    )
                 g = g.replace(
-                    lambda f: isinstance(f, AppliedUndef) and f.func.__name__ == M.name,
-                    lambda f: spec.at(M, f.args),
+                    lambda f: isinstance(f, AppliedUndef) and f.func.__name__ in dens,
+                    lambda f: dens[f.func.__name__][1].at(dens[f.func.__name__][0], f.args),
                 ).doit()
                 return _integrate(g, limits)
             return _integrate(g * spec.at(M, e.over), limits)
         if isinstance(e, LocalIntegral):
+            _no_entropy_of_signed(e, g)
             if any(f.func.__name__ == M.name for f in g.atoms(AppliedUndef)):
                 raise InfiniteValueError(
                     f"{sp.sstr(e)} is a local functional of the density of {M.name!r}, "

@@ -9,6 +9,22 @@ Their Lemma 1: :math:`\frac{d}{ds}\big|_{0^+} F((\mathrm{Id}+sb)_\#\mu)
 = \int D_\mu F(\mu,y)\cdot b(y)\,\mu(dy)`; on an empirical measure
 :math:`\mu_N=\frac1N\sum_i\delta_{\xi_i}` this makes :math:`N\nabla_{\xi_i}F(\mu_N)
 = D_\mu F(\mu_N,\xi_i)`: the particle gradient is the Lions derivative.
+
+On a measure over a manifold :math:`M` (``Measure(..., domain=Sphere(k) * Reals(1))``,
+:mod:`mfderive.derive.domains`) the gradient is the Riemannian one (Ambrosio, Gigli &
+Savaré 2008; Villani 2009, Ch. 23, for Wasserstein gradient flows over a Riemannian
+manifold):
+
+.. math:: D_\mu F(\mu, y) = \operatorname{grad}_y \frac{\delta F}{\delta\mu}(\mu, y)
+          = P_y\,\nabla_y \frac{\delta F}{\delta\mu}(\mu, y),\qquad
+          P_y = \operatorname{diag}(I - \theta\theta^\top,\ I),
+
+where :math:`\theta` is the sphere block of :math:`y` (:math:`|\theta| = 1`): the first
+variation is a function on :math:`M`, any of its extensions to the ambient space has
+the same tangential derivatives, and the tangent projection keeps exactly those.  The
+Lemma above holds for tangent fields :math:`b`, and on
+:math:`\mu_N = \frac1N\sum_i\delta_{\xi_i}`, :math:`N P_{\xi_i}\nabla_{\xi_i}F(\mu_N)
+= D_\mu F(\mu_N, \xi_i)`.
 """
 
 from __future__ import annotations
@@ -36,6 +52,17 @@ def lions_derivative(F, mu, at) -> sp.Matrix:
     >>> w, a = sp.symbols("w a"); mu = mf.Measure("mu", (w, a)); y = mu.point("y")
     >>> mf.lions_derivative(mf.integral(w**2 * a, mu), mu, at=y).T
     Matrix([[2*y_a*y_w, y_w**2]])
+
+    On a measure with a sphere factor (``domain=``) the sphere block is projected on the
+    tangent space, :math:`(I - \theta\theta^\top)\nabla_\theta` (valid on
+    :math:`|\theta| = 1`; a numeric point off the sphere raises
+    :class:`~mfderive.InvalidPointError`):
+
+    >>> from mfderive.derive.domains import Sphere, Reals
+    >>> t1, t2, r = sp.symbols("t1 t2 r", real=True)
+    >>> nu = mf.Measure("nu_sph", (t1, t2, r), domain=Sphere(2) * Reals(1))
+    >>> mf.lions_derivative(mf.integral(r * t1, nu), nu, at=nu.point("z")).T
+    Matrix([[-z_r*z_t1**2 + z_r, -z_r*z_t1*z_t2, z_t1]])
     """
     F = as_sympy(F, "the functional F")
     mu = check_differentiable_measure(mu)
@@ -45,4 +72,10 @@ def lions_derivative(F, mu, at) -> sp.Matrix:
     if tuple(point) != tuple(ys):
         check_no_kink(dF, ys, point, f"the Lions derivative of F in {mu.name!r}")
     grad = sp.Matrix([ae_diff(dF, s) for s in ys])
-    return grad.applyfunc(lambda e: at_point(e, ys, point))
+    grad = grad.applyfunc(lambda e: at_point(e, ys, point))
+    domain = getattr(mu, "domain", None)
+    if domain is None or domain.is_euclidean:
+        return grad
+    # the Riemannian gradient: project each sphere block on the tangent space at the point
+    domain.check_point(point, "at")
+    return domain.project(grad, point)

@@ -9,6 +9,8 @@ Two are named: the entropy :math:`H(m) = \int m\log m\,d\xi` and the relative en
 :math:`H(m\,|\,g) = \int m\log(m/g)\,d\xi` against a positive reference :math:`g`
 (the Gibbs reference :math:`g = e^{-U}` of the mean-field Langevin energy
 :math:`V^\sigma = F + \frac{\sigma^2}{2}H(m\,|\,g)`, Hu, Ren, Šiška & Szpruch 2021).
+A Lagrangian may hold the densities of several measures on one domain (two species,
+cross-diffusion); it is differentiable in each of them.
 A fixed :class:`~mfderive.Data` measure has no density to vary: it is refused.
 """
 
@@ -31,12 +33,29 @@ def local(L, mu) -> sp.Expr:
     Its first variation is the Euler–Lagrange expression
     :math:`\sum_\alpha (-D)^\alpha\,\partial L/\partial(\partial^\alpha m)`.
 
+    **Several densities.** ``L`` may also contain the densities of other measures on the
+    same domain, each evaluated at ``mu``'s variables (``nu.density(*mu.variables)``) —
+    multi-species and cross-diffusion energies
+    :math:`\int m_1\log m_1 + m_2\log m_2 + \chi m_1m_2\,d\xi`, Dirichlet couplings
+    :math:`\int\nabla m_1\cdot\nabla m_2\,d\xi`.  The measure the integral is attached
+    to fixes only the variables (and domain) of integration: the functional is
+    differentiable in each measure :math:`\mu_k` whose density it contains, with first
+    variation the Euler operator in :math:`m_k`,
+    :math:`\frac{\delta}{\delta\mu_k} = \sum_\alpha(-D)^\alpha\,
+    \partial L/\partial(\partial^\alpha m_k)` (Olver 1993, §4.1), and ``mf.local(L, mu1)``,
+    ``mf.local(L, mu2)`` have the same variations.  A density evaluated anywhere but at
+    the integration variables, or of a measure of another dimension, is refused when it
+    is differentiated (``NotDifferentiableError``).
+
     >>> import sympy as sp, mfderive as mf
     >>> w = sp.Symbol("w"); mu = mf.Measure("mu", (w,)); m = mu.density(w)
     >>> porous = mf.local(m**2 / 2, mu); porous
     Local[mu(w)**2/2, d(w)]
     >>> mf.first_variation(porous, mu, at=mu.point("y"))
     mu(y)
+    >>> nu = mf.Measure("nu", (w,)); n = nu.density(w)
+    >>> mf.first_variation(mf.local(m * n + sp.Derivative(n, w)**2 / 2, mu), nu, at=(w,))
+    mu(w) - Derivative(nu(w), (w, 2))
     """
     L = as_sympy(L, "the local integrand L")
     mu = _density_measure(mu)

@@ -23,6 +23,7 @@ import sympy as sp
 
 from ..errors import (
     InvalidExpressionError,
+    InvalidOptionError,
     InvalidPointError,
     InvalidVariablesError,
     MeasureNameClashError,
@@ -31,9 +32,10 @@ from ..errors import (
     UnsafeInputError,
 )
 from .atoms import BoundIntegral
+from .domains import Euclidean, as_domain
 
 __all__ = [
-    "Measure", "Data", "as_point", "as_sympy", "check_measure", "check_differentiable_measure",
+    "Measure", "SignedMeasure", "Data", "as_point", "as_sympy", "check_measure", "check_differentiable_measure",
     "check_names", "MAX_DEPTH",
 ]
 
@@ -169,9 +171,61 @@ class Measure(_MeasureBase):
     ``mu.density`` is the undefined SymPy function :math:`m`: ``mu.density(w, a)``
     is the density at :math:`(w, a)`, used by local functionals
     (:func:`mfderive.local`, :func:`mfderive.entropy`).
+
+    ``signed=True`` declares a finite **signed** measure instead (any sign, any total
+    mass): the result is a :class:`SignedMeasure`, not a probability ``Measure``.
+
+    ``domain=`` puts the measure on a product with sphere factors
+    (:mod:`mfderive.derive.domains`), each factor on a consecutive block of the variables;
+    its Lions derivative is then the Riemannian gradient:
+
+    >>> from mfderive.derive.domains import Sphere, Reals
+    >>> t1, t2, r = sp.symbols("t1 t2 r", real=True)
+    >>> Measure("mu_dom", (t1, t2, r), domain=Sphere(2) * Reals(1)).domain
+    Sphere(2) * Reals(1)
     """
 
     _kind = "measure"
+    #: False for a probability measure (weights >= 0 of sum one); see :class:`SignedMeasure`
+    signed = False
+
+    #: the domain when it is not R^d (see :attr:`domain`)
+    _domain = None
+
+    def __new__(cls, name: str, variables, signed: bool = False, domain=None):
+        if not isinstance(signed, bool):
+            raise InvalidOptionError(f"signed= must be True or False, got {signed!r}")
+        dom = None
+        if domain is not None:
+            dom = as_domain(domain, _as_variables(variables, f"the variables of Measure {name!r}"),
+                            f"the Measure {name!r}")
+            dom = None if dom.is_euclidean else dom
+        if signed:
+            if dom is not None:
+                raise InvalidOptionError(
+                    f"a signed measure on the domain {dom!r} is not supported; use a probability "
+                    "Measure on it (the S^(d-1) x R parameterisation carries the sign in r)"
+                )
+            return SignedMeasure(name, variables)
+        obj = super().__new__(cls, name, variables)
+        obj._domain = dom
+        return obj
+
+    def __getnewargs__(self):
+        return (self._name, self._variables, False, self._domain)
+
+    def _hashable_content(self):
+        # a measure on another domain is another measure; R^d keeps the old content
+        base = super()._hashable_content()
+        return base if self._domain is None else (*base, self._domain)
+
+    @property
+    def domain(self):
+        r"""Where the measure lives (:mod:`mfderive.derive.domains`): :math:`\mathbb R^d`
+        (``Euclidean()``, the default) or a product with sphere factors, given as
+        ``domain=``, e.g. ``Measure("mu", (t1, t2, r), domain=Sphere(2) * Reals(1))``
+        for :math:`S^1\times\mathbb R`."""
+        return Euclidean() if self._domain is None else self._domain
 
     @property
     def density(self) -> sp.FunctionClass:
@@ -191,6 +245,38 @@ class Data(_MeasureBase):
     """
 
     _kind = "data"
+
+
+class SignedMeasure(_MeasureBase):
+    r"""A finite signed measure :math:`\mu = \sum_i \alpha_i\delta_{w_i}`, :math:`\alpha_i\in\mathbb R`,
+    over ``variables``: differentiated like a :class:`Measure`, but neither non-negative nor
+    of mass one (``mf.Measure(name, variables, signed=True)`` builds one).
+
+    The calculus is then that of the linear space of signed measures: the first variation
+    :math:`\frac{\delta F}{\delta\mu}(\mu, y) = \frac{d}{d\varepsilon}F(\mu + \varepsilon
+    \delta_y)|_{\varepsilon=0}` has no additive constant to fix, and an integrand free of the
+    variables is *not* replaced by itself (:math:`\int c\,d\mu = c\,\mu(\Theta)`).  It is
+    the measure of a ReLU network :math:`f(x) = \int \max(0, w\cdot x)\,\mu(dw)` in the
+    signed parameterisation (Chizat & Bach 2018); :func:`mfderive.evaluate`,
+    :func:`mfderive.compile` and :func:`mfderive.particle_flow` take signed weights for it.
+    Its density (``mu.density``) is a real, not a positive, function; the entropy and other
+    terms defined for probability measures only are refused where they meet one.
+
+    >>> import sympy as sp, mfderive as mf
+    >>> w = sp.Symbol("w", real=True); nu = mf.Measure("nu_signed", (w,), signed=True)
+    >>> type(nu).__name__, nu.signed
+    ('SignedMeasure', True)
+    >>> mf.evaluate(mf.integral(w**2, nu) + mf.integral(1, nu), {nu: ([1, 2], [3, -1])})
+    1
+    """
+
+    _kind = "signed"
+    signed = True
+
+    @property
+    def density(self) -> sp.FunctionClass:
+        """The (signed) density of the measure, a real undefined SymPy function named like it."""
+        return sp.Function(self._name, real=True)
 
 
 def check_measure(measure, what: str = "measure") -> _MeasureBase:
@@ -341,7 +427,7 @@ def check_names(exprs, measures=()) -> None:
             found |= measures_in(e)
     by_name: dict[str, set] = {}
     for m in found:
-        if isinstance(m, Measure):
+        if isinstance(m, (Measure, SignedMeasure)):
             by_name.setdefault(m.name, set()).add(m)
     for name, ms in by_name.items():
         if len(ms) > 1:

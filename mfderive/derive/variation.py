@@ -18,7 +18,10 @@ nothing else:
    measure (data, quadrature, another parameter measure) only the second term remains.
 3. **Local integrals.** :math:`\frac{\delta}{\delta m}\int L(\xi,m,\nabla m,\dots)\,d\xi
    = \sum_\alpha(-D)^\alpha\,\frac{\partial L}{\partial(\partial^\alpha m)}` (the Euler
-   operator), plus the chain rule through any nonlocal atoms inside :math:`L`.
+   operator), plus the chain rule through any nonlocal atoms inside :math:`L`.  ``L`` may
+   hold the densities :math:`m_1, m_2, \dots` of several measures on the same domain; the
+   variation in :math:`\mu_k` is the Euler operator in :math:`m_k`, whichever measure the
+   local integral is attached to (that fixes only the variables of integration).
 
 A density :math:`m(y)` evaluated at a point outside a local integral has a Dirac
 distribution as its variation; the engine says so (:class:`NotDifferentiableError`)
@@ -88,8 +91,13 @@ def _atom_variation(A: BoundIntegral, mu: Measure, y) -> sp.Expr:
 
 
 def _local_variation(A: LocalIntegral, mu: Measure, y) -> sp.Expr:
+    r"""δ/δμ of :math:`\int L\,d\xi` over the variables ξ of the measure ``A`` is attached
+    to.  The attachment fixes only the domain and the variables of integration: the
+    density of *any* measure μ of the same dimension evaluated at ξ, ``mu.density(*ξ)``,
+    is an unknown function of ξ, and its variation is the Euler operator in it (several
+    species, cross-diffusion: :math:`\int L(\xi, m_1, m_2, \nabla m_1, \nabla m_2)\,d\xi`)."""
     xi, L = A.over, A.integrand
-    m = mu.density(*xi) if A.measure == mu else None
+    m = mu.density(*xi) if mu.dim == len(xi) else None
 
     def pointwise(e):
         bad = {f for f in _density_apps(e, mu) if f != m}
@@ -98,16 +106,18 @@ def _local_variation(A: LocalIntegral, mu: Measure, y) -> sp.Expr:
         f = sorted(bad, key=sp.default_sort_key)[0]
         if m is None:
             raise NotDifferentiableError(
-                f"the local functional {sp.sstr(A)} is an integral in the density of "
-                f"{A.measure.name!r}, but its integrand also contains the density {f} of "
-                f"{mu.name!r} pointwise; the variation of that in {mu.name!r} is a Dirac "
-                f"distribution, not a function. Write terms in the density of "
+                f"the local functional {sp.sstr(A)} is a Lebesgue integral over the "
+                f"{len(xi)} variable(s) {xi} of {A.measure.name!r}, but its integrand "
+                f"contains the density {f} of {mu.name!r}, which has {mu.dim} variable(s): "
+                f"it is not a density on the domain of integration, and its variation in "
+                f"{mu.name!r} is not a function. Write terms in the density of "
                 f"{mu.name!r} as mf.local(..., {mu.name})"
             )
         raise NotDifferentiableError(
             f"the local functional {sp.sstr(A)} evaluates the density of {mu.name!r} "
             f"as {f}, not at its own integration variables {xi}; its variation is "
-            f"not a function"
+            f"a Dirac distribution there, not a function. Evaluate every density in "
+            f"mf.local at the integration variables"
         )
 
     # nonlocal atoms inside the Lagrangian: chain rule, integrated over ξ

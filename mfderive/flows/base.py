@@ -103,7 +103,8 @@ class Flow:
 
     def dissipation(self) -> sp.Expr:
         r"""The claimed rate :math:`\frac{d}{dt}E` as a functional: a local integral of the
-        claimed rate density over the variables of the (first) measure."""
+        claimed rate density over the variables of the (first) measure (for a system, the
+        measures share that domain and the integrand holds every species' density)."""
         (field, mu), *_ = self.measures.items()
         xi = mu.variables
         dens = substitute(self.nonlocal_(self.claimed), dict(zip(self.point, xi)))

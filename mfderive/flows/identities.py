@@ -17,6 +17,15 @@ integral vanishes by :math:`\int d\mu = 1`, as for the Fisher–Rao part of a WF
 the discarded boundary term is :math:`\oint Q\cdot n = \sum_u c_u\,(J_u\cdot n)`, zero
 under the no-flux conditions :math:`J_u\cdot n = 0` of (3.11), (3.25), (4.3).
 
+For a system of several measures (:class:`~mfderive.flows.wasserstein.WassersteinSystem`)
+the sums run over all species: :math:`c_k = \frac{\delta E}{\delta m_k}` is each
+species' own first variation, so :math:`R_{\rm rate} = \sum_k \frac{\delta E}{\delta m_k}
+\partial_t m_k` is the chain rule for :math:`E(m_1,\dots,m_K)`; with
+:math:`J_k = m_k\nabla c_k` the remainder is
+:math:`r = -\sum_k m_k|\nabla c_k|^2 - R_{\rm claim}`, which vanishes for the claimed
+:math:`-\sum_k m_k|\nabla\frac{\delta E}{\delta m_k}|^2`, and the boundary term has one
+no-flux condition per species.
+
 The proof is checked symbolically: :math:`R - \operatorname{div}Q - r \equiv 0` and
 :math:`r \equiv 0`.  As an independent certificate, :attr:`Verification.euler` applies the
 Euler operator to :math:`R` with respect to every unknown function (densities, :math:`H`,
@@ -212,5 +221,14 @@ def dissipation_identity(flow: Flow, claimed=None) -> DissipationIdentity:
     >>> proof = mf.dissipation_identity(flow).verify()
     >>> proof.proved, proof.method
     (True, 'pointwise after one integration by parts')
+
+    For a system of several measures, :math:`\frac{d}{dt}E = -\sum_k\int m_k|\nabla
+    \frac{\delta E}{\delta m_k}|^2`, with one no-flux condition per species:
+
+    >>> mu2 = mf.Measure("mu2", (w,)); m1, m2 = mu.density(w), mu2.density(w)
+    >>> system = mf.WassersteinFlow(mf.local(m1 * m2 + m1**2 / 2, mu), [mu, mu2])
+    >>> proof = mf.dissipation_identity(system).verify()
+    >>> bool(proof), proof.boundary_term
+    (True, (J_mu2·n)*mu(y) + (J_mu·n)*(mu(y) + mu2(y)))
     """
     return DissipationIdentity(flow, claimed)

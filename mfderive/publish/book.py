@@ -44,7 +44,7 @@ from ..checks import Check, read_log, table
 
 __all__ = [
     "NotebookResult", "add_arguments", "build_book", "claim_ids", "clear_published", "coverage", "main",
-    "report_data", "report_markdown", "run_notebooks", "select_notebooks", "tidy",
+    "md_cell", "report_data", "report_markdown", "run_notebooks", "select_notebooks", "tidy",
 ]
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository (mfderive/publish/book.py)
@@ -274,6 +274,20 @@ def coverage(results: list[NotebookResult], ids: list[str]) -> dict[str, list[st
     return cover
 
 
+def md_cell(text: str) -> str:
+    r"""``text`` as literal Markdown table-cell content: every character Markdown (or MyST's
+    dollar math) would read as syntax is backslash-escaped, so a check named
+    ``max |N grad F| < 1e-12`` stays one cell of plain text.
+
+    >>> md_cell("max |f*_x - g| < $1")
+    'max \\|f\\*\\_x - g\\| \\< \\$1'
+    """
+    out = text.replace("\\", "\\\\")
+    for ch in "|*_[]<>`$#~":
+        out = out.replace(ch, "\\" + ch)
+    return out
+
+
 def report_markdown(data: dict) -> str:
     """The report as a Markdown page: a summary line, one table row per check, and the
     claim sub-parts with their number of checks (uncovered ones listed)."""
@@ -288,7 +302,7 @@ def report_markdown(data: dict) -> str:
     ]
     fmt = lambda x: x if isinstance(x, str) else f"{x:.6g}"
     for c in checks:
-        lines.append(f"| {c['claim']} | {c['check']} | {fmt(c['predicted'])} | {fmt(c['measured'])} | "
+        lines.append(f"| {c['claim']} | {md_cell(c['check'])} | {fmt(c['predicted'])} | {fmt(c['measured'])} | "
                      f"{fmt(c['tolerance'])} | {c['verdict']} | {c['notebook']} |")
     cov = data.get("coverage") or {}
     if cov:

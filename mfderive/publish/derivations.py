@@ -36,10 +36,13 @@ def _terms(expr) -> list[sp.Expr]:
     return list(sp.Add.make_args(expr)) if isinstance(expr, sp.Add) else [expr]
 
 
-def display(lhs: str, expr, per_line: int = 1, relation: str = "=") -> str:
-    r"""``lhs = expr`` as a display: on one line when ``expr`` has at most two terms,
-    otherwise an ``aligned`` block with ``per_line`` terms per line."""
-    terms = _terms(sp.sympify(expr)) if not isinstance(expr, sp.Basic) else _terms(expr)
+def display(lhs: str, expr: sp.Basic, per_line: int = 1, relation: str = "=") -> str:
+    r"""``lhs = expr`` (a SymPy object the engine returned) as a display: on one line when
+    ``expr`` has at most two terms and is short, otherwise an ``aligned`` block with
+    ``per_line`` terms per line."""
+    if not isinstance(expr, sp.Expr):  # a matrix or a tuple: one display
+        return f"$$\n{lhs} {relation} {sp.latex(expr)}\n$$"
+    terms = _terms(expr)
     if len(terms) <= 2 and per_line >= 1 and len(sp.latex(expr)) < 160:
         return f"$$\n{lhs} {relation} {sp.latex(expr)}\n$$"
     lines = []
@@ -124,8 +127,10 @@ def _flows_section() -> list[str]:
         verdict = "**proved**" if v.proved else "**not proved**"
         out += [f"Dissipation identity: {verdict} ({v.method}). {v.reason}", ""]
         if v.proved and v.flux is not None:
-            out += ["Certificate: the residual is the divergence of", "",
-                    display("Q", v.flux if not isinstance(v.flux, (tuple, list, sp.Matrix)) else sp.Matrix(v.flux)), ""]
+            flux = list(v.flux) if isinstance(v.flux, (tuple, list, sp.Matrix, sp.Tuple)) else [v.flux]
+            out += ["Certificate: the residual is the divergence of the flux $Q$,", ""]
+            for i, q in enumerate(flux):
+                out += [display(f"Q_{{{i + 1}}}" if len(flux) > 1 else "Q", q), ""]
         elif not v.proved and v.remainder is not None:
             out += ["The remainder the engine exhibits:", "", display(r"R", v.remainder), ""]
     return out

@@ -2,7 +2,7 @@ r"""Weighted particles for mean-field ascent–descent in zero-sum games (Doming
 
 Each player is a weighted empirical measure :math:`\mu_x = \sum_i a_i\delta_{X_i}`,
 :math:`\mu_y = \sum_j b_j\delta_{Y_j}`.  One step of the
-:class:`~mfderive.games.ZeroSumGame` dynamics (Domingo-Enrich, Jelassi, Mensch, Rotskoff &
+:class:`~mfderive.flows.games.ZeroSumGame` dynamics (Domingo-Enrich, Jelassi, Mensch, Rotskoff &
 Bruna 2020):
 
 * transport: :math:`X_i \leftarrow X_i - \Delta t\,\nabla V_x(X_i)`,
@@ -13,7 +13,8 @@ Bruna 2020):
 
 :math:`V_x, V_y` are the engine's first variations, compiled once for both measures
 (:func:`.lower.game_potentials`); :func:`ascent_descent_steps` is the scheme for any pair of
-fields.
+fields.  The Nash gap it observes is exact over pure strategies for bilinear games and, for
+any other loss, the Frank–Wolfe best-response bounds of :mod:`.nash`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ..errors import NotAFlowError, SimulationInputError
 from ..flows.games import ZeroSumGame
 from .inputs import points_array, real_number, time_step
 from .lower import GamePotentials, game_potentials
+from .nash import BEST_RESPONSE_ITERS, check_iters, check_probes, nash_gap_of_fields
 
 __all__ = ["GameState", "ascent_descent", "ascent_descent_steps", "averaged_nash_gap"]
 
@@ -45,7 +47,7 @@ class GameState:
     step: jax.Array
 
 
-def ascent_descent(game: ZeroSumGame, values=None, dt=1e-2, probes=None):
+def ascent_descent(game: ZeroSumGame, values=None, dt=1e-2, probes=None, best_response_iters=BEST_RESPONSE_ITERS):
     r"""``(init_fn, step_fn, observe_fn)`` for the weighted particles of ``game``.
 
     ``values`` (by Symbol or name) must give every parameter of the loss, and α (≥ 0);
@@ -54,25 +56,31 @@ def ascent_descent(game: ZeroSumGame, values=None, dt=1e-2, probes=None):
     floats; uniform weights) → :class:`GameState`.
     ``observe_fn(state)`` → dict with ``value`` :math:`\mathcal L[\mu_x,\mu_y]` and, when
     ``probes = (px, py)`` (candidate pure strategies, e.g. grids of the two strategy
-    spaces) are given for a bilinear game, ``nash_gap``
+    spaces) are given, for a bilinear game ``nash_gap``
     :math:`\max_{y'} V_y(y') - \min_{x'} V_x(x')` over the probes, and the values
-    ``vx_probes``, ``vy_probes`` there (for :func:`averaged_nash_gap`).
+    ``vx_probes``, ``vy_probes`` there (for :func:`averaged_nash_gap`).  For a game that is
+    not bilinear, ``nash_gap`` is the Nikaido–Isoda gap
+    :math:`\sup_\nu\mathcal L[\mu_x,\nu] - \inf_\nu\mathcal L[\nu,\mu_y]` over measures
+    carried by the probes, computed by ``best_response_iters`` Frank–Wolfe steps per player
+    (:func:`~mfderive.simulate.nash.nash_gap`): a lower bound of the gap always, with
+    ``nash_gap_upper`` an upper bound when the loss is convex–concave.
     """
     if not isinstance(game, ZeroSumGame):
         raise NotAFlowError(f"ascent_descent needs a ZeroSumGame, got {type(game).__name__}")
     dt = time_step(dt)
     fields = game_potentials(game, values)
-    if probes is not None and not game.bilinear:
-        raise SimulationInputError("the Nash gap over pure strategies is implemented for bilinear games")
-    return ascent_descent_steps(fields, (game.mu_x, game.mu_y), dt, probes)
+    return ascent_descent_steps(fields, (game.mu_x, game.mu_y), dt, probes,
+                                bilinear=game.bilinear, best_response_iters=best_response_iters)
 
 
-def ascent_descent_steps(fields: GamePotentials, players, dt=1e-2, probes=None):
+def ascent_descent_steps(fields: GamePotentials, players, dt=1e-2, probes=None, bilinear=True,
+                         best_response_iters=BEST_RESPONSE_ITERS):
     r"""``(init_fn, step_fn, observe_fn)`` of weighted ascent–descent for the callables of a
     :class:`~mfderive.simulate.lower.GamePotentials` (``fx``, ``fy`` with the columns
     :math:`V, \nabla V` at each player's particles, ``value``, ``vx_at``, ``vy_at``,
     ``alpha``); ``players`` are the two measures (their ``dim`` and ``name``), ``probes``
-    as in :func:`ascent_descent` (its Nash gap is meaningful for bilinear games only).
+    as in :func:`ascent_descent`; ``bilinear=False`` observes the best-response gap of
+    :mod:`.nash` instead of the pure-strategy one.
 
     >>> import jax.numpy as jnp
     >>> from types import SimpleNamespace as P
@@ -88,11 +96,9 @@ def ascent_descent_steps(fields: GamePotentials, players, dt=1e-2, probes=None):
     dt, alpha = time_step(dt), real_number(fields.alpha, "alpha")
     fx, fy, value_fn, vx_at, vy_at = fields.fx, fields.fy, fields.value, fields.vx_at, fields.vy_at
     mu_x, mu_y = players
+    iters = check_iters(best_response_iters)
     if probes is not None:
-        if not (isinstance(probes, (tuple, list)) and len(probes) == 2):
-            raise SimulationInputError("probes must be a pair (px, py) of candidate pure strategies")
-        probes = (points_array(probes[0], mu_x.dim, "the probes of mu_x"),
-                  points_array(probes[1], mu_y.dim, "the probes of mu_y"))
+        probes = check_probes(probes, (mu_x.dim, mu_y.dim))
 
     def init_fn(x, y):
         x = points_array(x, mu_x.dim, f"the particles of {mu_x.name!r}")
@@ -116,7 +122,10 @@ def ascent_descent_steps(fields: GamePotentials, players, dt=1e-2, probes=None):
 
     def observe_fn(s: GameState):
         out = {"value": jnp.asarray(value_fn(s.x, s.wx, s.y, s.wy))}
-        if probes is not None:
+        if probes is not None and not bilinear:
+            r = nash_gap_of_fields(fields, s.x, s.wx, s.y, s.wy, probes, iters)
+            out["nash_gap"], out["nash_gap_upper"] = r.lower, r.upper
+        elif probes is not None:
             gx = vx_at(s.x, s.wx, s.y, s.wy, probes[0])
             gy = vy_at(s.x, s.wx, s.y, s.wy, probes[1])
             out["nash_gap"] = jnp.max(gy) - jnp.min(gx)
@@ -130,7 +139,11 @@ def averaged_nash_gap(trace):
     r"""The Nash gap of the time-averaged strategies :math:`\frac1k\sum_{s\le k}\mu_s` at each
     record ``k`` of a :func:`mfderive.run` trace: for a bilinear game :math:`V_x, V_y` are
     linear in the measures, so the averages' potentials are the running means of the
-    recorded probe values."""
+    recorded probe values (a trace of a game that is not bilinear has none: refused)."""
+    if "vx_probes" not in trace:
+        raise SimulationInputError(
+            "averaged_nash_gap needs the probe values vx_probes, vy_probes that a bilinear game's "
+            "trace records; for another loss the averaged strategies' gap is not a running mean")
     k = np.arange(1, len(trace["step"]) + 1)[:, None]
     gx = np.cumsum(trace["vx_probes"], axis=0) / k
     gy = np.cumsum(trace["vy_probes"], axis=0) / k

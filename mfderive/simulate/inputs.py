@@ -27,6 +27,7 @@ __all__ = [
     'free_parameters',
     'inputs',
     'parameter_values',
+    'particle_weights',
     'points_array',
     'prng_key',
     'probability_weights',
@@ -300,7 +301,10 @@ def probability_weights(weights, name: str) -> np.ndarray:
         )
     if np.any(p < 0):
         i = int(np.argmax(p < 0))
-        raise SimulationInputError(f"the weights of {name!r} must be non-negative, got p[{i}] = {p[i]:g}")
+        raise SimulationInputError(
+            f"the weights of {name!r} must be non-negative, got p[{i}] = {p[i]:g} ({name!r} is "
+            f"a probability measure; declare a signed one with mf.Measure(..., signed=True))"
+        )
     total = math.fsum(p)
     if abs(total - 1) > _mass_tolerance(weights, p.size):
         raise SimulationInputError(
@@ -308,3 +312,32 @@ def probability_weights(weights, name: str) -> np.ndarray:
             f"normalise them"
         )
     return p
+
+
+
+def particle_weights(weights, n: int, name: str, signed: bool = False, dtype=None):
+    r"""The weights of ``n`` particles of the measure ``name`` as a JAX array ``(n,)``.
+
+    ``None`` gives :math:`1/n` each for a probability measure and raises for a signed one
+    (whose weights :math:`\alpha_i \in \mathbb R` are part of its state and must be given).
+    Given weights must be finite real numbers, one per particle; for a probability measure
+    also :math:`p_i \ge 0` with :math:`\sum_i p_i = 1` (:func:`probability_weights`).
+
+    >>> particle_weights(None, 2, "mu").tolist(), particle_weights([3, -1], 2, "nu", signed=True).tolist()
+    ([0.5, 0.5], [3.0, -1.0])
+    """
+    if weights is None:
+        if signed:
+            raise SimulationInputError(
+                f"{name!r} is a signed measure: pass its weights (one real number per "
+                f"particle) to init_fn(particles, key, weights)"
+            )
+        return jnp.full((n,), 1.0 / n, dtype or jnp.result_type(float))
+    w = float_array(weights, f"the weights of {name!r}")
+    if w.shape != (n,):
+        raise SimulationInputError(
+            f"the weights of {name!r} must have shape ({n},), one per particle, got {w.shape}"
+        )
+    if not signed:
+        probability_weights(w, name)
+    return w.astype(dtype) if dtype is not None else w

@@ -52,7 +52,10 @@ __all__ = [
     "entropic_potential",
     "game_potentials",
     "grid_potential",
+    "LiftedPotentials",
     "lifted_field",
+    "lifted_potentials",
+    "particle_constraint",
     "particle_drift",
     "particle_potential",
 ]
@@ -95,6 +98,27 @@ def particle_drift(flow, data=None, values=None, chunk_size=None) -> ParticleDri
     return ParticleDrift(_bind(drift_fn, data_args), _bind(energy_fn, data_args), noise)
 
 
+def particle_constraint(flow):
+    r"""The constraint of the particles of ``flow`` from the domain of its measure: a
+    :class:`~mfderive.simulate.manifolds.SphereConstraint` listing the sphere blocks of a
+    measure over a product with sphere factors (``Measure(..., domain=Sphere(k) * Reals(1))``),
+    or None on :math:`\mathbb R^d`.
+
+    >>> import sympy as sp, mfderive as mf
+    >>> from mfderive.derive.domains import Sphere, Reals
+    >>> t1, t2, r = sp.symbols("t1 t2 r", real=True)
+    >>> mu = mf.Measure("mu_pc", (t1, t2, r), domain=Sphere(2) * Reals(1))
+    >>> particle_constraint(mf.WassersteinFlow(mf.integral(r**2, mu), mu))
+    SphereConstraint(blocks=((0, 2),))
+    """
+    from .manifolds import SphereConstraint
+
+    domain = getattr(flow.mu, "domain", None)
+    if domain is None or domain.is_euclidean:
+        return None
+    return SphereConstraint(tuple((s.start, s.stop) for s in domain.sphere_blocks()))
+
+
 class ParticlePotential(NamedTuple):
     """``field(X, w)`` ``(N, 1 + d)``: the columns :math:`V, \\nabla V` of
     :math:`V = \\delta F/\\delta\\mu` at the particles; ``energy(X, w)``; ``alpha``: the
@@ -132,7 +156,7 @@ class GamePotentials(NamedTuple):
 
 
 def game_potentials(game, values=None) -> GamePotentials:
-    """The first variations of a :class:`~mfderive.games.ZeroSumGame` and their gradients
+    """The first variations of a :class:`~mfderive.flows.games.ZeroSumGame` and their gradients
     at both players' particles."""
     params = free_parameters([game.Vx, game.Vy, game.loss, game.alpha], (*game.px, *game.py))
     values = parameter_values(values, params)
@@ -263,22 +287,23 @@ def _check_concrete(expr, allowed, what: str):
         )
 
 
-def _particle_system(flow):
+def _lifted(flow, rows, velocity_rows=()):
     r"""``(lifted, point, rows, energy)``: the measure :math:`\tilde\rho` (variables
-    :math:`(\xi, \eta)`), the point :math:`(y, \eta_y)`, the expressions
-    :math:`(w_1, \dots, w_d, -Q)` at it and :math:`G`, all free of :math:`H` and :math:`\rho`."""
+    :math:`(\xi, \eta)`), the point :math:`(y, \eta_y)`, the expressions ``rows`` at it
+    and :math:`G`, all free of :math:`H` and :math:`\rho`.  The rows numbered in
+    ``velocity_rows`` are the particle velocity (refused when they involve :math:`\nabla H`)."""
     rho, H, y = flow.rho, flow.H, flow.point
     if flow.energy.atoms(LocalIntegral):
         raise NoParticleReadingError(
             f"G has a local term (entropy, integral of the density) of {rho.name!r}: an "
             f"empirical measure has no density, so this system has no particle reading"
         )
-    rows = [sp.expand(flow.nonlocal_(e)) for e in (*flow.v, -flow.Q)]
-    for what, e in (("the velocity", rows), ("G", [flow.energy])):
+    rows = [sp.expand(flow.nonlocal_(e)) for e in rows]
+    for what, e in (("the velocity", [rows[i] for i in velocity_rows]), ("G", [flow.energy])):
         if any(D.expr.has(H) for x in e for D in x.atoms(sp.Derivative, sp.Subs)):
             raise NoParticleReadingError(
                 f"{what} depends on the gradient of H: this system has no particle "
-                f"reading with values H_i alone"
+                f"reading with values H_i alone (simulate it on a grid: mf.rho_h_grid_flow)"
             )
     lifted = Measure(rho.name, (*(sp.Dummy(v.name, **v.assumptions0) for v in rho.variables),
                                 sp.Dummy("h", real=True)))
@@ -286,28 +311,69 @@ def _particle_system(flow):
     at = (*y, eta_y)
     rows = [_lift(e, rho, H, lifted).xreplace({H(*y): eta_y}) for e in rows]
     for e in rows:
-        _check_concrete(e, at, "the particle velocity")
+        _check_concrete(e, at, "the particle velocity" if velocity_rows else "dG/drho, dG/dH")
     energy = _lift(flow.energy, rho, H, lifted)
     _check_concrete(energy, (), "G")
     return lifted, at, rows, energy
 
 
-def lifted_field(flow, weights, data=None) -> LiftedField:
+def _particle_system(flow):
+    r"""``(lifted, point, rows, energy)`` of :func:`_lifted` for the rows
+    :math:`(w_1, \dots, w_d, -Q)` of a transport-type system."""
+    d = flow.rho.dim
+    return _lifted(flow, (*flow.v, -flow.Q), velocity_rows=range(d))
+
+
+def lifted_field(flow, weights, data=None, chunk_size=None) -> LiftedField:
     r"""The velocity and :math:`-\delta G/\delta H` of a transport-type
     :class:`~mfderive.RhoHFlow` on the lifted measure :math:`\sum_i p_i\delta_{(\theta_i, h_i)}`
     (see :mod:`mfderive.simulate.rho_h`), compiled once with ``points_from`` it, and
     :math:`G`; both are traced here, so that a :class:`~mfderive.errors.CompileError` is
-    raised at set-up."""
+    raised at set-up.  ``chunk_size``: evaluate the field at that many particles at a time
+    (:func:`mfderive.compile`), bounding the memory of pairwise terms."""
     p = probability_weights(weights, flow.rho.name)
     lifted, at, rows, energy = _particle_system(flow)
     needed = sorted(set().union(*[e.atoms(Data) for e in (*rows, energy)]), key=lambda m: m.name)
     measures, data_args = data_arrays(flow.rho, data, needed)
     measures[0] = lifted  # rho's atoms are the particles: (theta_i, h_i) with weights p
-    rows_fn = compile_expr(rows, measures, at=at, points_from=lifted)
-    energy_fn = compile_expr(energy, measures)
+    rows_fn = compile_expr(rows, measures, at=at, points_from=lifted, chunk_size=chunk_size)
+    energy_fn = compile_expr(energy, measures, chunk_size=chunk_size)
     pw = jnp.asarray(p)
     spec = jax.ShapeDtypeStruct((p.size, flow.rho.dim + 1), pw.dtype)
     jax.eval_shape(rows_fn, spec, pw, *data_args)
     jax.eval_shape(energy_fn, spec, pw, *data_args)
     return LiftedField(lambda atoms: rows_fn(atoms, pw, *data_args),
                        lambda atoms: energy_fn(atoms, pw, *data_args), pw)
+
+
+class LiftedPotentials(NamedTuple):
+    r"""On atoms :math:`(\xi_j, h_j)` ``(n, d + 1)`` with weights ``p`` ``(n,)``:
+    ``potentials(atoms, p)`` ``(n, 2)``, the columns :math:`P = \delta G/\delta\rho` and
+    :math:`Q = \delta G/\delta H` at the atoms; ``energy(atoms, p)``: :math:`G`."""
+
+    potentials: Callable
+    energy: Callable
+
+
+def lifted_potentials(flow, n: int, data=None) -> LiftedPotentials:
+    r"""The first variations :math:`P = \delta G/\delta\rho` and :math:`Q = \delta G/\delta H`
+    of a :class:`~mfderive.RhoHFlow` (any variant) and :math:`G` itself, compiled once on
+    the lifted measure :math:`\sum_j p_j\delta_{(\xi_j, h_j)}` with the weights an argument
+    (see :mod:`mfderive.simulate.rho_h`); on the cells of a grid (:math:`\xi_j` the centres,
+    :math:`h_j = H(\xi_j)`, :math:`p_j = m_j|C|`) this is the midpoint rule of
+    ``mf.compile(..., grids=...)`` with :math:`H` sampled at the centres.  Neither
+    :math:`P` nor :math:`Q` has a derivative of :math:`H` (the gradients are left to the
+    scheme), so every variant lowers.  Traced here for ``n`` atoms, so that a
+    :class:`~mfderive.errors.CompileError` is raised at set-up."""
+    lifted, at, rows, energy = _lifted(flow, (flow.P, flow.Q))
+    needed = sorted(set().union(*[e.atoms(Data) for e in (*rows, energy)]), key=lambda m: m.name)
+    measures, data_args = data_arrays(flow.rho, data, needed)
+    measures[0] = lifted
+    rows_fn = compile_expr(rows, measures, at=at, points_from=lifted)
+    energy_fn = compile_expr(energy, measures)
+    spec = jax.ShapeDtypeStruct((n, flow.rho.dim + 1), jnp.float64 if jax.config.jax_enable_x64 else jnp.float32)
+    wspec = jax.ShapeDtypeStruct((n,), spec.dtype)
+    jax.eval_shape(rows_fn, spec, wspec, *data_args)
+    jax.eval_shape(energy_fn, spec, wspec, *data_args)
+    return LiftedPotentials(lambda atoms, p: rows_fn(atoms, p, *data_args),
+                            lambda atoms, p: energy_fn(atoms, p, *data_args))

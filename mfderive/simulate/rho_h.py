@@ -2,7 +2,7 @@ r"""The particle reading of a transport-type :math:`(\rho,H)` system (Fernández
 2022), stepped by classical RK4.
 
 On :math:`\rho = \sum_i p_i\delta_{\theta_i}` with values :math:`h_i = H(\theta_i)`, the
-characteristics of the chaos (or transported) system
+characteristics of the chaos system
 
 .. math:: \partial_t\rho + \operatorname{div}(\rho w) = 0,\qquad
           \partial_t H + w\cdot\nabla H = -\frac{\delta G}{\delta H}
@@ -20,8 +20,10 @@ velocity :math:`w` and :math:`-\delta G/\delta H` are then compiled once with
 ``points_from=`` :math:`\tilde\rho` (evaluated at the atoms themselves), and :math:`G` without
 a point (:func:`.lower.lifted_field`).  Nothing is generated from names: SymPy objects are
 walked by :mod:`mfderive.codegen`, so a user-chosen name is never printed nor executed, and
-the set-up does not depend on the number of particles.  :func:`rk4` is the scheme for any
-field ``(theta, h) -> (dtheta, dh)``; it is fourth order in ``dt`` (:data:`ORDER`).
+the set-up does not depend on the number of particles.  The separated and transported
+systems, whose velocity :math:`-\nabla\frac{\delta G}{\delta\rho}` contains :math:`\nabla H`,
+have no particle reading with values alone; :mod:`.rho_h_grid` simulates them on a grid.
+:func:`rk4` is the scheme for any field ``(theta, h) -> (dtheta, dh)``; it is fourth order in ``dt`` (:data:`ORDER`).
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ def _check_flow(flow) -> RhoHFlow:
     if flow.variant == "separated":
         raise NoParticleReadingError(
             "the separated (rho, H) system does not transport H with rho: it has no particle "
-            "reading with values H_i; use the 'chaos' or 'transported' variant"
+            "reading with values H_i; simulate it on a grid (mf.rho_h_grid_flow) or use the "
+            "'chaos' variant"
         )
     return flow
 
@@ -66,7 +69,7 @@ def _check_shapes(theta, h, n: int, d: int) -> None:
         )
 
 
-def rho_h_particle_field(flow: RhoHFlow, weights, data=None):
+def rho_h_particle_field(flow: RhoHFlow, weights, data=None, chunk_size=None):
     r"""The particle reading of a transport-type :math:`(\rho,H)` system.
 
     On :math:`\rho = \sum_i p_i\delta_{\theta_i}` with values :math:`H_i = H(\theta_i)`, the
@@ -84,6 +87,8 @@ def rho_h_particle_field(flow: RhoHFlow, weights, data=None):
     flow : RhoHFlow, variant ``"chaos"`` or ``"transported"``
     weights : the :math:`n` particle weights :math:`p_i \ge 0`, :math:`\sum_i p_i = 1`
     data : dict ``{Data: (points, weights)}`` for the fixed measures ``G`` integrates against
+    chunk_size : evaluate at that many particles at a time (bounds the memory of pairwise
+        terms, :math:`O(\text{chunk}\cdot n)` instead of :math:`O(n^2)`); ``None``: all at once
 
     Returns ``field(theta, h) -> (dtheta, dh)`` with ``theta`` of shape ``(n, d)`` (or ``(n,)``
     for one variable) and ``h`` of shape ``(n,)``; ``field.energy(theta, h)`` is :math:`G`
@@ -93,7 +98,7 @@ def rho_h_particle_field(flow: RhoHFlow, weights, data=None):
     :class:`~mfderive.errors.SimulationInputError` for bad weights or data (checked here).
     """
     flow = _check_flow(flow)
-    rows_fn, energy_fn, pw = lifted_field(flow, weights, data)
+    rows_fn, energy_fn, pw = lifted_field(flow, weights, data, chunk_size)
     n, d = pw.shape[0], flow.rho.dim
 
     def atoms(theta, h):
@@ -126,7 +131,7 @@ class RhoHState:
     step: jax.Array
 
 
-def rho_h_flow(flow: RhoHFlow, weights, data=None, dt=1e-2):
+def rho_h_flow(flow: RhoHFlow, weights, data=None, dt=1e-2, chunk_size=None):
     r"""``(init_fn, step_fn, observe_fn)`` for the particle reading of a chaos (or other
     transport-type) :math:`(\rho,H)` system with fixed weights ``p`` (classical RK4 on the
     field of :func:`rho_h_particle_field`; the global error is :math:`O(\Delta t^4)`).
@@ -136,10 +141,13 @@ def rho_h_flow(flow: RhoHFlow, weights, data=None, dt=1e-2):
     ``energy`` :math:`G` and ``dissipation`` :math:`\sum_i p_i(|\theta_i'|^2 + h_i'^2)`,
     the rate of Prop. 3.3 on the particles.  ``weights``, ``data`` and ``dt`` are checked
     here, ``theta``, ``h`` and an overriding ``dt`` in ``init_fn``
-    (:class:`~mfderive.errors.SimulationInputError`).
+    (:class:`~mfderive.errors.SimulationInputError`).  The set-up (lifting, compilation,
+    tracing) does not depend on ``n``; a step costs :math:`O(nM)` for integrals against
+    ``M`` data points and :math:`O(n^2)` for interaction terms (nested integrals against
+    :math:`\rho`), whose memory ``chunk_size`` bounds.
     """
     dt = time_step(dt)
-    field = rho_h_particle_field(flow, weights, data)
+    field = rho_h_particle_field(flow, weights, data, chunk_size)
     return rk4(field, field.energy, field.weights, flow.rho.dim, dt)
 
 
