@@ -41,7 +41,8 @@ from ..errors import InvalidOptionError, InvalidPointError, InvalidVariablesErro
 __all__ = ["SPHERE_TOL", "Domain", "Euclidean", "Reals", "Sphere", "sphere_times_line", "as_domain"]
 
 #: how far from 1 the squared norm of a numeric point of a sphere block may be (a few
-#: float64 roundings of a normalised vector: |θ|² of θ/|θ| is 1 to about 1e-16 per coordinate)
+#: float64 roundings of a normalised vector: the squared norm of θ/‖θ‖ is 1 to about 1e-16 per
+#: coordinate)
 SPHERE_TOL = 1e-12
 
 

@@ -7,16 +7,16 @@ almost everywhere.  SymPy's ``diff`` returns a mixture for them: the a.e. deriva
 (``DiracDelta`` for ``sign`` and ``Heaviside``), or an unevaluated
 ``Derivative(floor(x), x)``.  :func:`ae_diff` returns the a.e. derivative everywhere:
 
-=====================  =====================================
-function                a.e. derivative in its argument
-=====================  =====================================
-``Abs(g)``              ``sign(g)`` (SymPy's rule, kept)
-``Max(0, g)``           ``Heaviside(g)`` (SymPy's rule, kept)
-``sign``, ``Heaviside`` 0 (SymPy would give a ``DiracDelta``)
-``floor``, ``ceiling``  0
-``frac(g)``             1
-``Mod(g, c)``           1 (``c`` independent of the variable)
-=====================  =====================================
+=========================  ========================================
+function                   a.e. derivative in its argument
+=========================  ========================================
+``Abs(g)``                 ``sign(g)`` (SymPy's rule, kept)
+``Max(0, g)``              ``Heaviside(g)`` (SymPy's rule, kept)
+``sign``, ``Heaviside``    0 (SymPy would give a ``DiracDelta``)
+``floor``, ``ceiling``     0
+``frac(g)``                1
+``Mod(g, c)``              1 (``c`` independent of the variable)
+=========================  ========================================
 
 The value of ``Heaviside(g)`` at :math:`g=0` (SymPy's second argument, 1/2 by default)
 is a *convention*, not a derivative: the ReLU literature takes

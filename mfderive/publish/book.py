@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime
 import json
 import math
@@ -59,6 +60,7 @@ class NotebookResult:
     name: str
     checks: tuple[Check, ...]
     error: str | None = None
+    seconds: float | None = None  # the notebook's own execution time (wall)
 
     @property
     def verified(self) -> bool:
@@ -78,16 +80,18 @@ class NotebookResult:
         return f"{len(self.checks)} checks passed"
 
 
-def clear_published(dest: Path) -> list[str]:
-    """Delete the executed copies ``dest/*.ipynb`` of earlier runs; return their names.
+def clear_published(dest: Path, names=None) -> list[str]:
+    """Delete the executed copies ``dest/*.ipynb`` of earlier runs (only those of ``names``,
+    notebook file names, when given); return their names.
 
     ``dest`` (``book/notebooks/``) is generated and git-ignored; only the notebooks
     the publisher writes there are removed, nothing else in it."""
     removed = []
     if dest.is_dir():
         for nb in sorted(dest.glob("*.ipynb")):
-            nb.unlink()
-            removed.append(nb.name)
+            if names is None or nb.name in names:
+                nb.unlink()
+                removed.append(nb.name)
     return removed
 
 
@@ -136,11 +140,14 @@ def _thread_caps(jobs: int) -> dict[str, str]:
     return caps
 
 
-def _execute_capped(nb: Path, out: Path, profile: str, log: Path, jobs: int) -> NotebookResult:
+def _execute_capped(nb: Path, out: Path, profile: str, log: Path, jobs: int) -> tuple[NotebookResult, float]:
     """:func:`_execute` in a worker process, with the thread caps of :func:`_thread_caps`
-    in this process's environment (inherited by the kernel papermill starts)."""
+    in this process's environment (inherited by the kernel papermill starts); returns the
+    result and the notebook's own wall time in seconds."""
     os.environ.update(_thread_caps(jobs))
-    return _execute(nb, out, profile, log)
+    t0 = time.perf_counter()
+    res = _execute(nb, out, profile, log)
+    return res, time.perf_counter() - t0
 
 
 def select_notebooks(src: Path, names=None) -> list[Path]:
@@ -176,19 +183,22 @@ def run_notebooks(src: Path, dest: Path, profile: str, jobs: int = 1, names=None
     src, dest = Path(src), Path(dest)
     notebooks = select_notebooks(src, names)
     say = (lambda *a: None) if quiet else (lambda msg: print(msg, flush=True))
-    removed = clear_published(dest)
+    # a run of chosen notebooks replaces their copies only; a run of all clears them all
+    removed = clear_published(dest, {nb.name for nb in notebooks} if names else None)
     if removed:
         say(f"removed {len(removed)} executed notebook(s) of an earlier run from {dest}")
     dest.mkdir(parents=True, exist_ok=True)
     results: dict[str, NotebookResult] = {}
+    t_all = time.perf_counter()
     bar = _progress(len(notebooks), quiet)
     with tempfile.TemporaryDirectory() as tmp:
-        def finish(nb, res, t0):
+        def finish(nb, res, seconds):
+            res = dataclasses.replace(res, seconds=round(seconds, 1))
             results[nb.name] = res
             if res.verified:
                 tidy(Path(tmp) / nb.name, dest / nb.name)
             status = "verified" if res.verified else "NOT PUBLISHED"
-            line = f"[{len(results)}/{len(notebooks)}] {nb.name}: {status} ({res.reason}) in {time.perf_counter() - t0:.1f} s"
+            line = f"[{len(results)}/{len(notebooks)}] {nb.name}: {status} ({res.reason}) in {seconds:.1f} s"
             if bar is not None:
                 bar.write(line)
                 bar.update(1)
@@ -201,7 +211,7 @@ def run_notebooks(src: Path, dest: Path, profile: str, jobs: int = 1, names=None
             for nb in notebooks:
                 t0 = time.perf_counter()
                 res = _execute(nb, Path(tmp) / nb.name, profile, Path(tmp) / f"{nb.stem}.checks.jsonl")
-                finish(nb, res, t0)
+                finish(nb, res, time.perf_counter() - t0)
         else:
             import concurrent.futures as cf
             import multiprocessing as mp
@@ -211,16 +221,17 @@ def run_notebooks(src: Path, dest: Path, profile: str, jobs: int = 1, names=None
                 for nb in notebooks:
                     fut = pool.submit(_execute_capped, nb, Path(tmp) / nb.name, profile,
                                       Path(tmp) / f"{nb.stem}.checks.jsonl", jobs)
-                    started[fut] = (nb, time.perf_counter())
+                    started[fut] = nb
                 for fut in cf.as_completed(started):
-                    nb, t0 = started[fut]
+                    nb = started[fut]
                     try:
-                        res = fut.result()
+                        res, seconds = fut.result()
                     except Exception as exc:  # the worker itself died
-                        res = NotebookResult(nb.name, (), f"{type(exc).__name__}: {exc}")
-                    finish(nb, res, t0)
+                        res, seconds = NotebookResult(nb.name, (), f"{type(exc).__name__}: {exc}"), float("nan")
+                    finish(nb, res, seconds)
     if bar is not None:
         bar.close()
+    say(f"{len(notebooks)} notebook(s) in {time.perf_counter() - t_all:.1f} s wall")
     return [results[nb.name] for nb in notebooks]
 
 
@@ -344,7 +355,8 @@ def report_data(results: list[NotebookResult], profile: str, commit: str | None 
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "commit": commit,
         "passed": bool(results) and all(r.verified for r in results),
-        "notebooks": [{"notebook": r.name, "verified": r.verified, "reason": r.reason} for r in results],
+        "notebooks": [{"notebook": r.name, "verified": r.verified, "reason": r.reason, "seconds": r.seconds}
+                      for r in results],
         "checks": [
             {
                 "notebook": r.name, "check": c.name, "name": c.name, "claim": c.claim, "passed": c.passed,
@@ -425,6 +437,9 @@ def main(argv=None, *, src: Path = ROOT / "notebooks", dest: Path = ROOT / "book
         print(f"\nFAILED: {len(data['uncovered'])} claim sub-part(s) have no check")
         return 1
     if args.no_book:
+        return 0
+    if args.names:
+        print("\nnot building the book: only the notebooks named were run (run them all to publish)")
         return 0
     from .pages import write_generated
 

@@ -155,7 +155,11 @@ def jko_steps(kappa, rest_fn, energy_fn, grid: Grid, tau, epsilon, iterations=20
             g, log_p, _f = carry
             f = eps * (log_q - logsumexp((g[None, :] - C) / eps, axis=1))
             log_z = logsumexp((f[:, None] - C) / eps, axis=0)
-            r = jnp.reshape(rest_fn(jnp.reshape(jnp.exp(log_p - log_vol), grid.shape)), (-1,))
+            # xi_R at the iterate normalised to mass 1: the inner iterate's mass drifts until
+            # the marginals are met, and a nonlinear xi_R (a network risk) taken at the
+            # unnormalised density overflows; at convergence the mass is 1 and nothing changes
+            p_in = jnp.exp(log_p - logsumexp(log_p))
+            r = jnp.reshape(rest_fn(jnp.reshape(p_in / grid.vol, grid.shape)), (-1,))
             log_p = (log_z + lam * kappa * (log_vol - 1) - lam * r) / (1 + lam * kappa)
             return eps * (log_p - log_z), log_p, f
 

@@ -172,8 +172,14 @@ def _quantile_distance_sq(P, Q) -> float:
         T, L, R = F
         k = np.clip(np.searchsorted(T, mid, side="right") - 1, 0, len(L) - 1)
         width = T[k + 1] - T[k]
-        slope = (R[k] - L[k]) / width
-        return L[k] + slope * (s0 - T[k]), L[k] + slope * (s1 - T[k])
+        # the merged piece [s0, s1] lies inside the piece k, so the fractions are in [0, 1];
+        # written as fractions (not slopes) a piece of tiny or zero width (a cell whose mass
+        # is at or below the rounding of the cumulative sum, e.g. a far Gaussian tail) gives
+        # no overflow and no 0/0
+        safe = np.where(width > 0, width, 1.0)
+        f0 = np.where(width > 0, np.clip((s0 - T[k]) / safe, 0.0, 1.0), 0.0)
+        f1 = np.where(width > 0, np.clip((s1 - T[k]) / safe, 0.0, 1.0), 0.0)
+        return L[k] + (R[k] - L[k]) * f0, L[k] + (R[k] - L[k]) * f1
 
     p0, p1 = at(P, t0, t1)
     q0, q1 = at(Q, t0, t1)

@@ -60,7 +60,7 @@ def _toc_files() -> list[str]:
 def book_run():
     """Run the notebooks and build the book once; return (exit status, output, report)."""
     if os.environ.get("MFDERIVE_BOOK_BUILT") == "1" and REPORT.exists() and (HTML / "index.html").exists():
-        return 0, "(reused the existing build)", json.loads(REPORT.read_text(encoding="utf-8"))
+        return 0, "(reused the existing build) book built:", json.loads(REPORT.read_text(encoding="utf-8"))
     if not (ROOT / "book" / "_static" / "mathjax" / "tex-mml-chtml.js").exists():
         pytest.fail("MathJax is missing from book/_static/mathjax: run `make test` (or `make book`), "
                     "which fetch it from npm")

@@ -67,6 +67,8 @@ def test_failed_check_without_require_all_is_not_published_and_fails_the_run(mix
     assert status != 0
     assert "b_silent_fail.ipynb" not in published
     entry = next(n for n in report["notebooks"] if n["notebook"] == "b_silent_fail.ipynb")
+    assert entry["seconds"] > 0  # the notebook's own time
+    del entry["seconds"]
     assert entry == {"notebook": "b_silent_fail.ipynb", "verified": False, "reason": "failed checks: off"}
 
 
@@ -144,3 +146,20 @@ def test_non_finite_values_are_strict_json():
     row = publish.report_data([res], "quick")["checks"][0]
     assert (row["predicted"], row["measured"]) == ("nan", "inf")
     json.dumps(row, allow_nan=False)
+
+
+def test_a_run_of_named_notebooks_replaces_only_their_copies(tmp_path):
+    """Running one notebook by name keeps the other notebooks' executed copies (another
+    run's) and rewrites only its own; the report holds only the notebook run."""
+    src, dest, report = tmp_path / "src", tmp_path / "dest", tmp_path / "_build" / "report.json"
+    src.mkdir()
+    dest.mkdir()
+    write_notebook(src / "a_pass.ipynb", NOTEBOOKS["a_pass.ipynb"])
+    write_notebook(src / "e_other.ipynb", NOTEBOOKS["a_pass.ipynb"])
+    write_notebook(dest / "e_other.ipynb", ["'copy from an earlier run'"])
+    write_notebook(dest / "a_pass.ipynb", ["'stale copy'"])
+    status = publish.main(["a_pass", "--profile", "quick", "--no-book", "-j", "1"], src=src, dest=dest, report=report)
+    assert status == 0
+    assert sorted(p.name for p in dest.glob("*.ipynb")) == ["a_pass.ipynb", "e_other.ipynb"]
+    assert "stale copy" not in (dest / "a_pass.ipynb").read_text()
+    assert [n["notebook"] for n in json.loads(report.read_text())["notebooks"]] == ["a_pass.ipynb"]
