@@ -39,7 +39,7 @@ def _run_notebooks(args: argparse.Namespace) -> int:
     from .publish import book
 
     argv = list(args.names) + ["--profile", args.profile, "-j", str(args.jobs), "--claims", str(args.claims)]
-    argv += ["--no-book"] * args.no_book + ["--require-coverage"] * args.require_coverage + ["--quiet"] * args.quiet
+    argv += ["--no-book"] * args.no_book + ["--allow-uncovered"] * args.allow_uncovered + ["--quiet"] * args.quiet
     return book.main(argv)
 
 

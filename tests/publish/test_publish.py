@@ -35,18 +35,23 @@ def write_notebook(path, cells):
     nbformat.write(nb, str(path))
 
 
-def publish_run(tmp, notebooks, stale=()):
+def publish_run(tmp, notebooks, stale=(), claims=None):
     """Write ``notebooks`` into tmp/src and ``stale`` copies into tmp/dest, run the
-    publisher once; return (exit status, names in dest, report, other files in dest)."""
+    publisher once (against the claim IDs of ``claims``, a CLAIMS.md text; none by
+    default); return (exit status, names in dest, report, other files in dest)."""
     src, dest, report = tmp / "src", tmp / "dest", tmp / "_build" / "report.json"
-    src.mkdir()
+    src.mkdir(parents=True)
     dest.mkdir()
     for name, cells in notebooks.items():
         write_notebook(src / name, cells)
     for name in stale:
         write_notebook(dest / name, ["'page executed by an earlier run'"])
     (dest / "keep.txt").write_text("not the publisher's")
-    status = publish.main(["--profile", "quick", "--no-book"], src=src, dest=dest, report=report)
+    claims_md = tmp / "CLAIMS.md"
+    if claims is not None:
+        claims_md.write_text(claims)
+    status = publish.main(["--profile", "quick", "--no-book", "--claims", str(claims_md)],
+                          src=src, dest=dest, report=report)
     published = sorted(p.name for p in dest.glob("*.ipynb"))
     return status, published, json.loads(report.read_text()), dest
 
@@ -117,6 +122,16 @@ def test_all_verified_run_succeeds(tmp_path):
     only_pass = {"a_pass.ipynb": NOTEBOOKS["a_pass.ipynb"]}
     status, published, report, _ = publish_run(tmp_path, only_pass, stale=("old.ipynb",))
     assert status == 0 and published == ["a_pass.ipynb"] and report["passed"] is True
+
+
+def test_an_uncovered_claim_sub_part_fails_the_run(tmp_path):
+    """Every sub-part ID of CLAIMS.md must be the claim of a check: with T1.1 covered and
+    T9.9 not, the run fails (and lists T9.9) unless --allow-uncovered; covered, it passes."""
+    nb = {"a_pass.ipynb": [IMPORT, "check('one', 'C1.1', 1.0, 1.0, 1e-12)", "require_all();"]}
+    status, _, report, _ = publish_run(tmp_path / "a", nb, claims="- C1.1 a claim. C9.9 another.")
+    assert status != 0 and report["uncovered"] == ["C9.9"] and report["coverage"]["C1.1"] == ["one"]
+    status, _, report, _ = publish_run(tmp_path / "b", nb, claims="- C1.1 a claim.")
+    assert status == 0 and report["uncovered"] == []
 
 
 def test_empty_source_fails(tmp_path):
