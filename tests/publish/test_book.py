@@ -159,7 +159,7 @@ def test_every_toc_chapter_exists_and_loads_nothing_from_outside(browser, doc):
     assert not outside, outside
 
 
-MATH_PAGES = ["book/derivations"] + [f for f in _toc_files() if f.startswith("book/theory/")]
+MATH_PAGES = ["book/derivations", "book/errata"] + [f for f in _toc_files() if f.startswith("book/theory/")]
 
 
 @pytest.mark.parametrize("doc", MATH_PAGES)
