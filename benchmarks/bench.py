@@ -13,9 +13,9 @@ confinement :math:`U = |\xi|^2/2`:
 All JAX variants run ``steps`` steps inside one ``lax.scan`` after a warm-up compile. The
 last line is ``generated steps/s: X``.  ``python benchmarks/bench.py scaling`` prints the
 generated step's time and peak memory for N = 10³ … 10⁶ (M fixed).
-``python benchmarks/bench.py grid`` solves the OU Fokker–Planck equation with
-:func:`mfderive.grid_flow` and, if installed, with py-pde, and compares wall times at equal
-:math:`L^1` error.
+``python benchmarks/bench.py grid`` runs ``benchmarks/bench_grid.py ou1d``: the OU
+Fokker–Planck equation with :func:`mfderive.grid_flow` and, if installed, with py-pde, wall
+times at equal :math:`L^1` error.
 """
 
 from __future__ import annotations
@@ -244,125 +244,12 @@ def bench_scaling(args):
         print(f"{N:>9} {sps:>10.3g} {rss:>19.0f} {peak:>17}", flush=True)
 
 
-def _ou_exact(g, T):
-    """Exact OU solution (σ = 1, start N(1, 1/4)) as cell averages at time T."""
-    return g.gaussian([np.exp(-T)], [0.25 * np.exp(-2 * T) + 0.5 * (1 - np.exp(-2 * T))])
-
-
-def _grid_ours(n, T):
-    import jax
-    import sympy as sp
-
-    import mfderive as mf
-
-    x = sp.Symbol("x", real=True)
-    mu = mf.Measure("mu", (x,))
-    g = mf.Grid(-5, 5, n)
-    steps = int(np.ceil(T / (0.8 * g.h[0] ** 2)))  # parabolic limit dt·(σ²/2)/h² ≤ 0.4
-    init, step, obs = mf.grid_flow(mf.WassersteinFlow(mf.integral(x**2 / 2, mu), mu, noise=sp.Integer(1)), g, dt=T / steps)
-    s0 = init(g.gaussian([1.0], [0.25]))
-    mf.run(step, s0, steps, record_every=steps)  # compile
-    t0 = time.perf_counter()
-    st, _ = mf.run(step, s0, steps, record_every=steps)
-    jax.block_until_ready(st.density)
-    wall = time.perf_counter() - t0
-    return float(g.integrate(np.abs(np.asarray(st.density) - _ou_exact(g, T)))), wall, steps
-
-
-def _grid_hand_jax(n, T):
-    """The same finite-volume scheme written by hand in JAX (OU potential typed in)."""
-    import jax
-    import jax.numpy as jnp
-
-    import mfderive as mf
-
-    g = mf.Grid(-5, 5, n)
-    h, c = g.h[0], jnp.asarray(g.axes[0])
-    steps = int(np.ceil(T / (0.8 * h**2)))
-    dt = T / steps
-
-    def rhs(m):
-        xi = c * c / 2 + 0.5 * (jnp.log(m) + 1)
-        dl, dr = m[1:-1] - m[:-2], m[2:] - m[1:-1]
-        mag = jnp.minimum(jnp.minimum(1.5 * jnp.abs(dl), 0.5 * jnp.abs(dl + dr)), 1.5 * jnp.abs(dr))
-        sl = jnp.pad(jnp.where(dl * dr > 0, jnp.sign(dl) * mag, 0.0), 1)
-        u = -(xi[1:] - xi[:-1]) / h
-        F = jnp.pad(jnp.maximum(u, 0) * (m + sl / 2)[:-1] + jnp.minimum(u, 0) * (m - sl / 2)[1:], 1)
-        return -(F[1:] - F[:-1]) / h
-
-    def step(_, m):
-        m1 = m + dt * rhs(m)
-        m2 = 0.75 * m + 0.25 * (m1 + dt * rhs(m1))
-        return m / 3 + 2 / 3 * (m2 + dt * rhs(m2))
-
-    run = jax.jit(lambda m: jax.lax.fori_loop(0, steps, step, m))
-    m0 = jnp.asarray(g.gaussian([1.0], [0.25]))
-    jax.block_until_ready(run(m0))
-    t0 = time.perf_counter()
-    out = jax.block_until_ready(run(m0))
-    wall = time.perf_counter() - t0
-    return float(g.integrate(np.abs(np.asarray(out) - _ou_exact(g, T)))), wall, steps
-
-
-def _grid_pypde(n, T):
-    import pde
-
-    import mfderive as mf
-
-    g = mf.Grid(-5, 5, n)
-    grid = pde.CartesianGrid([[-5.0, 5.0]], [n])
-    field = pde.ScalarField(grid, g.gaussian([1.0], [0.25]))
-    eq = pde.PDE({"m": "d_dx(x * m) + 0.5 * laplace(m)"}, bc={"derivative": 0})
-    dt = 0.4 * g.h[0] ** 2  # explicit Euler: dt·(σ²/2)/h² ≤ 0.2
-    solver = pde.solvers.EulerSolver(eq, backend="numba")
-    stepper = solver.make_stepper(field, dt=dt)
-    stepper(field.copy(), 0.0, dt)  # numba compile
-    state = field.copy()
-    t0 = time.perf_counter()
-    stepper(state, 0.0, T)  # advances state.data in place
-    wall = time.perf_counter() - t0
-    return float(g.integrate(np.abs(state.data - _ou_exact(g, T)))), wall, int(round(T / dt))
-
-
 def bench_grid(args):
-    """OU Fokker–Planck in 1-D to t = 1: error and wall time per resolution, ours vs py-pde."""
-    import jax
+    """The grid benchmarks live in ``benchmarks/bench_grid.py``: its 1-D OU comparison."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import bench_grid
 
-    jax.config.update("jax_enable_x64", True)
-    print(machine_line())
-    print("OU Fokker-Planck dm/dt = (x m)' + m''/2 on [-5, 5], N(1, 1/4) -> t = 1, float64, L1 error of cell values")
-    try:
-        import pde
-
-        peers = {"py-pde (explicit FD)": _grid_pypde}
-        print(f"py-pde {pde.__version__}")
-    except ImportError:
-        peers = {}
-        print("py-pde not installed (pip install py-pde): only ours")
-    table = {"mfderive grid_flow (FV, SSP-RK3)": _grid_ours, "jax (hand, same scheme)": _grid_hand_jax, **peers}
-    rows = {}
-    print(f"{'solver':<34} {'cells':>6} {'steps':>7} {'L1 error':>10} {'wall (s)':>9}")
-    for name, fn in table.items():
-        rows[name] = []
-        for n in args.cells:
-            err, wall, steps = fn(n, 1.0)
-            rows[name].append((err, wall))
-            print(f"{name:<34} {n:>6} {steps:>7} {err:>10.2e} {wall:>9.3f}", flush=True)
-    target = args.target
-    print(f"wall time at equal error {target:g} (log-log interpolation):")
-    times = {}
-    for name, r in rows.items():
-        e, w = np.log([a for a, _ in r]), np.log([b for _, b in r])
-        order = np.argsort(e)
-        if not (e.min() <= np.log(target) <= e.max()):
-            print(f"  {name}: error {target:g} not bracketed by {np.exp(e.min()):.1e}..{np.exp(e.max()):.1e}")
-            continue
-        times[name] = float(np.exp(np.interp(np.log(target), e[order], w[order])))
-        print(f"  {name}: {times[name]:.3f} s")
-    ours = "mfderive grid_flow (FV, SSP-RK3)"
-    for name, t in times.items():
-        if name != ours and ours in times:
-            print(f"  {name} / mfderive wall-time ratio at equal error: {t / times[ours]:.2f}")
+    bench_grid.main(["ou1d", "--cells", *map(str, args.cells), "--target", str(args.target)])
 
 
 def main(argv=None) -> int:
@@ -374,8 +261,8 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     ap.add_argument("--chunk", type=int, default=None, help="chunk_size for the generated code")
-    ap.add_argument("--cells", type=int, nargs="+", default=[50, 100, 200, 400], help="grid sizes (grid)")
-    ap.add_argument("--target", type=float, default=1e-3, help="L1 error for the equal-error comparison (grid)")
+    ap.add_argument("--cells", type=int, nargs="+", default=[100, 200, 400, 800], help="grid sizes (grid)")
+    ap.add_argument("--target", type=float, default=1e-4, help="L1 error for the equal-error comparison (grid)")
     args = ap.parse_args(argv)
     {"mfld": bench_mfld, "scaling": bench_scaling, "grid": bench_grid}[args.which](args)
     return 0

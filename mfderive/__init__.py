@@ -29,7 +29,8 @@ The numeric stages, ``codegen`` and ``simulate`` (JAX, loaded on first use):
 (:class:`EuclideanFlow` on ℝᵈ); observables :func:`w2` (and :func:`w2_1d`,
 :func:`w2_gaussian`, :func:`w2_to_grid`), :func:`nash_gap`; assumption checks
 :func:`dissipativity`, :func:`lions_derivative_bounds`.  Measures may be signed
-(``Measure(..., signed=True)``) or live on :class:`Sphere` × :class:`Reals`.
+(``Measure(..., signed=True)``) or live on :class:`Sphere` × :class:`Reals`.  The particle
+simulators split their particles over devices with ``sharding=`` (:func:`particle_mesh`).
 
 Every error raised on bad input is an :class:`MfDeriveError` (see :mod:`mfderive.errors`).
 """
@@ -123,6 +124,7 @@ _LAZY = {
     "nash_gap": ("simulate.nash", "nash_gap"),
     "NashGap": ("simulate.nash", "NashGap"),
     "lions_derivative_bounds": ("simulate.assumptions", "lions_derivative_bounds"),
+    "particle_mesh": ("simulate.sharding", "particle_mesh"),
 }
 
 
@@ -243,4 +245,6 @@ __all__ = [
     "nash_gap",
     "NashGap",
     "MissingDependencyError",
+    # distributed particles (sharding= of the particle simulators)
+    "particle_mesh",
 ]

@@ -2,8 +2,8 @@ r"""codegen — SymPy → JAX: a derived expression becomes a jitted function on
 
 Each node of the expression is evaluated by a method chosen from its class (SymPy's
 ``Printer._print`` → ``_print_<Class>`` pattern), and each capability is a subclass, so
-that every import runs downhill: ``axes`` ← ``evaluator`` ← ``contract`` ← ``densities``
-← ``compiler``.
+that every import runs downhill: ``axes`` ← ``evaluator`` ← ``contract`` ← ``densities`` (with
+``convolution``) ← ``compiler`` (with ``linearity``).
 
 ================  ==========================================================================
 module            what it holds
@@ -17,6 +17,10 @@ module            what it holds
                   chunking in ``lax.scan``
 ``densities``     :class:`~mfderive.codegen.densities.GridEvaluator`: densities on grids, finite-difference derivatives,
                   local functionals as midpoint sums
+``convolution``   :math:`\int W(x - y)\,m(y)\,dy` on a grid by zero-padded FFT when the integrand is
+                  provably a function of :math:`x - y` (:func:`~mfderive.codegen.convolution.kernel_of`), dense otherwise
+``linearity``     :func:`~mfderive.codegen.linearity.merge_integrals`: :math:`\sum_k n_k C\int c_k G\,d\mu = C\int(\sum_k n_k c_k)G\,d\mu`,
+                  one column per pair factor :math:`G` in the contractions
 ``compiler``      :func:`compile`: argument checks, the measures' arrays, points (in blocks
                   with ``chunk_size``)
 ================  ==========================================================================

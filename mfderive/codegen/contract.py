@@ -179,14 +179,17 @@ class MeasureEvaluator(Evaluator):
 
     # -- chunking -------------------------------------------------------------------------
     def chunked(self, e, atoms, weights, source) -> Arr:
-        """Σ over blocks of ``chunk`` atoms in a ``lax.scan`` (padding has weight 0)."""
+        """Σ over strided blocks of ``chunk`` atoms in a ``lax.scan`` (padding has weight 0)."""
         n, d = atoms.shape
         size = self.chunk
         nb = -(-n // size)
         pad = nb * size - n
         A = jnp.concatenate([atoms, jnp.broadcast_to(atoms[:1], (pad, d))]) if pad else atoms
         W = jnp.concatenate([weights, jnp.zeros((pad,), weights.dtype)]) if pad else weights
-        A, W = A.reshape(nb, size, d), W.reshape(nb, size)
+        # strided blocks (block j: atoms j, nb + j, ...): with the atoms split over devices in
+        # row blocks, every block is split the same way, so no device gathers the atoms (a sum
+        # does not depend on the order; the zero-weight padding still adds nothing)
+        A, W = jnp.swapaxes(A.reshape(size, nb, d), 0, 1), W.reshape(size, nb).T
         # the shape of the result: evaluate on the first block (traced once, discarded by XLA)
         ax0 = self.new_axis(source + "#block", size)
         probe = self._block(e, A[0], W[0], ax0)

@@ -33,6 +33,8 @@ module               what it holds (declared order)
 ``transport``        W₂ for the checks: exact (POT), 1-D quantiles, Gaussians (Bures),
                      particles↔grid (``GRID_ORDER = 1`` in h for d ≥ 2), debiased Sinkhorn
 ``assumptions``      sampled sup-norm and Lipschitz estimates of :math:`D_mF` on a box
+``sharding``         distributed particles: ``sharding=`` of every particle simulator (the
+                     particle axis split over a device mesh), :func:`particle_mesh`
 ===================  =======================================================================
 """
 
@@ -40,8 +42,10 @@ from ..errors import SimulationError, StepSizeError
 from .loop import run
 from .particles import ParticleState, particle_flow
 from .rho_h import RhoHState, rho_h_flow, rho_h_particle_field
+from .sharding import ParticleSharding, particle_mesh, particle_sharding
 
 __all__ = [
-    "ParticleState", "RhoHState", "SimulationError", "StepSizeError", "particle_flow",
-    "rho_h_flow", "rho_h_particle_field", "run",
+    "ParticleSharding", "ParticleState", "RhoHState", "SimulationError", "StepSizeError",
+    "particle_flow", "particle_mesh", "particle_sharding", "rho_h_flow", "rho_h_particle_field",
+    "run",
 ]

@@ -30,6 +30,7 @@ from ..flows.games import ZeroSumGame
 from .inputs import points_array, real_number, time_step
 from .lower import GamePotentials, game_potentials
 from .nash import BEST_RESPONSE_ITERS, check_iters, check_probes, nash_gap_of_fields
+from .sharding import constrain_rows, particle_sharding, place_state
 
 __all__ = ["GameState", "ascent_descent", "ascent_descent_steps", "averaged_nash_gap"]
 
@@ -47,7 +48,8 @@ class GameState:
     step: jax.Array
 
 
-def ascent_descent(game: ZeroSumGame, values=None, dt=1e-2, probes=None, best_response_iters=BEST_RESPONSE_ITERS):
+def ascent_descent(game: ZeroSumGame, values=None, dt=1e-2, probes=None, best_response_iters=BEST_RESPONSE_ITERS,
+                   sharding=None):
     r"""``(init_fn, step_fn, observe_fn)`` for the weighted particles of ``game``.
 
     ``values`` (by Symbol or name) must give every parameter of the loss, and α (≥ 0);
@@ -64,23 +66,30 @@ def ascent_descent(game: ZeroSumGame, values=None, dt=1e-2, probes=None, best_re
     carried by the probes, computed by ``best_response_iters`` Frank–Wolfe steps per player
     (:func:`~mfderive.simulate.nash.nash_gap`): a lower bound of the gap always, with
     ``nash_gap_upper`` an upper bound when the loss is convex–concave.
+
+    ``sharding=`` (``True``, a :class:`jax.sharding.Mesh` or a
+    :class:`jax.sharding.NamedSharding` of the particle axis) splits the particles and
+    weights of *both* players over the devices (:mod:`.sharding`; N and M must be
+    multiples of the number of devices); the probes stay replicated.
     """
     if not isinstance(game, ZeroSumGame):
         raise NotAFlowError(f"ascent_descent needs a ZeroSumGame, got {type(game).__name__}")
     dt = time_step(dt)
+    layout = particle_sharding(sharding)
     fields = game_potentials(game, values)
     return ascent_descent_steps(fields, (game.mu_x, game.mu_y), dt, probes,
-                                bilinear=game.bilinear, best_response_iters=best_response_iters)
+                                bilinear=game.bilinear, best_response_iters=best_response_iters,
+                                sharding=layout)
 
 
 def ascent_descent_steps(fields: GamePotentials, players, dt=1e-2, probes=None, bilinear=True,
-                         best_response_iters=BEST_RESPONSE_ITERS):
+                         best_response_iters=BEST_RESPONSE_ITERS, sharding=None):
     r"""``(init_fn, step_fn, observe_fn)`` of weighted ascent–descent for the callables of a
     :class:`~mfderive.simulate.lower.GamePotentials` (``fx``, ``fy`` with the columns
     :math:`V, \nabla V` at each player's particles, ``value``, ``vx_at``, ``vy_at``,
     ``alpha``); ``players`` are the two measures (their ``dim`` and ``name``), ``probes``
     as in :func:`ascent_descent`; ``bilinear=False`` observes the best-response gap of
-    :mod:`.nash` instead of the pure-strategy one.
+    :mod:`.nash` instead of the pure-strategy one; ``sharding`` as in :func:`ascent_descent`.
 
     >>> import jax.numpy as jnp
     >>> from types import SimpleNamespace as P
@@ -99,25 +108,30 @@ def ascent_descent_steps(fields: GamePotentials, players, dt=1e-2, probes=None, 
     iters = check_iters(best_response_iters)
     if probes is not None:
         probes = check_probes(probes, (mu_x.dim, mu_y.dim))
+    layout = particle_sharding(sharding)
+    rows = {"x": f"particles of {mu_x.name!r}", "wx": f"weights of {mu_x.name!r}",
+            "y": f"particles of {mu_y.name!r}", "wy": f"weights of {mu_y.name!r}"}
 
     def init_fn(x, y):
         x = points_array(x, mu_x.dim, f"the particles of {mu_x.name!r}")
         y = points_array(y, mu_y.dim, f"the particles of {mu_y.name!r}")
         wx = jnp.full((x.shape[0],), 1.0 / x.shape[0], x.dtype)
         wy = jnp.full((y.shape[0],), 1.0 / y.shape[0], y.dtype)
-        return GameState(x, wx, y, wy, jnp.zeros((), x.dtype), jnp.zeros((), jnp.int32))
+        return place_state(layout, GameState(x, wx, y, wy, jnp.zeros((), x.dtype), jnp.zeros((), jnp.int32)), rows)
 
     def _reweight(w, v, sign):
         logw = jnp.log(w) + sign * alpha * dt * (v - jnp.sum(w * v))
         return jax.nn.softmax(logw)
 
     def step_fn(s: GameState) -> GameState:
-        ox = fx(s.x, s.wx, s.y, s.wy)
-        oy = fy(s.x, s.wx, s.y, s.wy)
-        x = s.x - dt * ox[:, 1:]
-        y = s.y + dt * oy[:, 1:]
-        wx = _reweight(s.wx, ox[:, 0], -1.0) if alpha else s.wx
-        wy = _reweight(s.wy, oy[:, 0], 1.0) if alpha else s.wy
+        sx, swx, sy, swy = constrain_rows(layout, s.x, s.wx, s.y, s.wy)
+        ox = fx(sx, swx, sy, swy)
+        oy = fy(sx, swx, sy, swy)
+        x = sx - dt * ox[:, 1:]
+        y = sy + dt * oy[:, 1:]
+        wx = _reweight(swx, ox[:, 0], -1.0) if alpha else swx
+        wy = _reweight(swy, oy[:, 0], 1.0) if alpha else swy
+        x, wx, y, wy = constrain_rows(layout, x, wx, y, wy)
         return GameState(x, wx, y, wy, s.t + dt, s.step + 1)
 
     def observe_fn(s: GameState):
@@ -132,7 +146,7 @@ def ascent_descent_steps(fields: GamePotentials, players, dt=1e-2, probes=None, 
             out["vx_probes"], out["vy_probes"] = gx, gy
         return out
 
-    return init_fn, step_fn, observe_fn
+    return init_fn, step_fn, jax.jit(observe_fn)  # jitted: a call outside run is one dispatch
 
 
 def averaged_nash_gap(trace):

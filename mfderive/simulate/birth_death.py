@@ -28,12 +28,13 @@ from ..flows.unbalanced import UnbalancedFlow
 from .inputs import count, real_number, time_step
 from .lower import particle_potential
 from .particles import ParticleState, init_particles
+from .sharding import constrain_rows, particle_sharding, place_state
 
 __all__ = ["birth_death", "birth_death_flow"]
 
 
 def birth_death_flow(flow: UnbalancedFlow, data=None, values=None, dt=1e-2, chunk_size=None,
-                     snapshots=False):
+                     snapshots=False, sharding=None):
     r"""``(init_fn, step_fn, observe_fn)`` for birth–death particles of an
     :class:`~mfderive.UnbalancedFlow` (same conventions as :func:`mfderive.particle_flow`).
 
@@ -42,21 +43,25 @@ def birth_death_flow(flow: UnbalancedFlow, data=None, values=None, dt=1e-2, chun
     ``observe_fn(state)`` → dict with ``energy`` :math:`F(\mu_N)`, ``dissipation``
     :math:`\frac1N\sum_i(|\nabla V_i|^2 + \alpha(V_i-\bar V)^2)` (the claimed rate) and
     ``birth_death_rate`` :math:`\frac1N\sum_i|\beta_i|` (and ``particles`` with
-    ``snapshots=True``).
+    ``snapshots=True``).  ``sharding=`` splits the particles over devices as in
+    ``particle_flow`` (:mod:`.sharding`); a birth or death copies a row from any device,
+    so each step also gathers the :math:`N\times d` moved positions.
     """
     if not isinstance(flow, UnbalancedFlow):
         raise NotAFlowError(f"birth_death_flow needs an UnbalancedFlow, got {type(flow).__name__}")
     dt = time_step(dt)
     if chunk_size is not None:
         chunk_size = count(chunk_size, "chunk_size", 1)
+    layout = particle_sharding(sharding)
     field, energy, alpha = particle_potential(flow, data, values, chunk_size)
-    return birth_death(field, energy, alpha, dt, flow.mu.dim, snapshots)
+    return birth_death(field, energy, alpha, dt, flow.mu.dim, snapshots, layout)
 
 
-def birth_death(field_fn, energy_fn, alpha, dt=1e-2, dim=None, snapshots=False):
+def birth_death(field_fn, energy_fn, alpha, dt=1e-2, dim=None, snapshots=False, sharding=None):
     r"""``(init_fn, step_fn, observe_fn)`` of the birth–death particles for the field
     ``field_fn(X, w)`` ``(N, 1 + d)`` (the columns :math:`V, \nabla V` at the particles)
-    and the rate ``alpha`` ≥ 0; ``energy_fn(X, w)`` is recorded (see :func:`birth_death_flow`).
+    and the rate ``alpha`` ≥ 0; ``energy_fn(X, w)`` is recorded (see :func:`birth_death_flow`,
+    also for ``sharding``).
 
     >>> import jax.numpy as jnp
     >>> V = lambda X, w: jnp.concatenate([X**2 / 2, X], axis=1)   # V = x²/2, ∇V = x
@@ -65,9 +70,10 @@ def birth_death(field_fn, energy_fn, alpha, dt=1e-2, dim=None, snapshots=False):
     [0.0, 0.0, 0.0, 0.0]
     """
     dt, alpha = time_step(dt), real_number(alpha, "alpha")
+    layout = particle_sharding(sharding)
 
     def init_fn(particles, key):
-        return init_particles(particles, key, dim)
+        return place_state(layout, init_particles(particles, key, dim), {"particles": "particles"})
 
     def _fields(X):
         w = jnp.full((X.shape[0],), 1.0 / X.shape[0], X.dtype)
@@ -76,7 +82,7 @@ def birth_death(field_fn, energy_fn, alpha, dt=1e-2, dim=None, snapshots=False):
         return w, v, g, alpha * (v - jnp.mean(v))
 
     def step_fn(state: ParticleState) -> ParticleState:
-        X = state.particles
+        (X,) = constrain_rows(layout, state.particles)
         n = X.shape[0]
         _, _, g, beta = _fields(X)
         key, k_event, k_src, k_dst = jax.random.split(state.key, 4)
@@ -90,6 +96,7 @@ def birth_death(field_fn, energy_fn, alpha, dt=1e-2, dim=None, snapshots=False):
         new = moved.at[target].set(moved, mode="drop")
         death = event & (beta > 0)
         new = jnp.where(death[:, None], moved[src], new)
+        (new,) = constrain_rows(layout, new)
         return ParticleState(new, key, state.t + dt, state.step + 1)
 
     def observe_fn(state: ParticleState):
@@ -102,4 +109,4 @@ def birth_death(field_fn, energy_fn, alpha, dt=1e-2, dim=None, snapshots=False):
             **({"particles": X} if snapshots else {}),
         }
 
-    return init_fn, step_fn, observe_fn
+    return init_fn, step_fn, jax.jit(observe_fn)  # jitted: a call outside run is one dispatch

@@ -187,4 +187,4 @@ def jko_steps(kappa, rest_fn, energy_fn, grid: Grid, tau, epsilon, iterations=20
             "marginal_error": s.marginal_error,
         }
 
-    return init_fn, step_fn, observe_fn
+    return init_fn, step_fn, jax.jit(observe_fn)  # jitted: a call outside run is one dispatch

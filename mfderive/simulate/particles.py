@@ -59,6 +59,7 @@ from ..errors import InvalidExpressionError, NotAFlowError, SimulationInputError
 from ..flows.wasserstein import WassersteinFlow
 from .inputs import count, particle_weights, points_array, prng_key, real_number, time_step
 from .lower import particle_constraint, particle_drift, particle_potential
+from .sharding import constrain_rows, particle_sharding, place_state
 
 __all__ = [
     'MONTE_CARLO_ORDER',
@@ -74,6 +75,8 @@ __all__ = [
 ORDER = 1
 #: the statistical error of an average over ``N`` particles is of order ``N**MONTE_CARLO_ORDER``
 MONTE_CARLO_ORDER = -0.5
+#: the row arrays of a ParticleState (split over devices with ``sharding=``), as errors name them
+_ROWS = {"particles": "particles", "weights": "particle weights"}
 
 
 
@@ -113,7 +116,7 @@ def init_particles(particles, key, dim=None, weights=None, signed=None, name="mu
 
 
 def particle_flow(flow: WassersteinFlow, data=None, values=None, dt=1e-2, chunk_size=None,
-                  snapshots=False, lift_mass=None, relu_convention=None):
+                  snapshots=False, lift_mass=None, relu_convention=None, sharding=None):
     r"""``(init_fn, step_fn, observe_fn)`` for the particles of a :class:`WassersteinFlow`.
 
     For a probability measure :math:`\mu_N = \sum_i p_i\delta_{X_i}` the particles follow
@@ -146,6 +149,10 @@ def particle_flow(flow: WassersteinFlow, data=None, values=None, dt=1e-2, chunk_
         derived expression carries (SymPy's 1/2), ``0`` is the ReLU literature's
         :math:`\sigma'(0) = 0` (Boursier, Pillaud-Vivien & Flammarion 2022; applied with
         :func:`mfderive.relu_convention`)
+    sharding : split the particles over devices: ``True`` (all of ``jax.devices()``), a
+        :class:`jax.sharding.Mesh` or a :class:`jax.sharding.NamedSharding` of the particle
+        axis; ``init_fn`` places the state and ``step_fn`` keeps its layout
+        (:mod:`.sharding`; N must be a multiple of the number of devices)
 
     ``init_fn(particles, key, weights=None)`` → state (particles ``(N, d)``, N ≥ 1,
     finite; integers are cast to floats; ``key`` a PRNG key or an int seed; ``weights``
@@ -173,6 +180,7 @@ def particle_flow(flow: WassersteinFlow, data=None, values=None, dt=1e-2, chunk_
     dt = time_step(dt)
     if chunk_size is not None:
         chunk_size = count(chunk_size, "chunk_size", 1)
+    layout = particle_sharding(sharding)
     mu = flow.mu
     convention = _convention(relu_convention)
     if getattr(mu, "signed", False):
@@ -182,7 +190,7 @@ def particle_flow(flow: WassersteinFlow, data=None, values=None, dt=1e-2, chunk_
                                   energy=flow.functional, alpha=sp.S.Zero)
         field, energy, _ = particle_potential(adapter, data, values, chunk_size)
         return lifted_gradient_flow(field, energy, dt=dt, dim=mu.dim, lift_mass=lift_mass,
-                                    snapshots=snapshots, name=mu.name)
+                                    snapshots=snapshots, name=mu.name, sharding=layout)
     if lift_mass is not None:
         raise SimulationInputError(
             f"lift_mass is for signed measures; {mu.name!r} is a probability measure, whose "
@@ -194,7 +202,8 @@ def particle_flow(flow: WassersteinFlow, data=None, values=None, dt=1e-2, chunk_
         flow = SimpleNamespace(mu=mu, point=flow.point, functional=flow.functional,
                                sde=lambda: (convention(drift), noise))
     return euler_maruyama(*particle_drift(flow, data, values, chunk_size), dt=dt, dim=mu.dim,
-                          snapshots=snapshots, name=mu.name, constraint=constraint)
+                          snapshots=snapshots, name=mu.name, constraint=constraint,
+                          sharding=layout)
 
 
 def _convention(value):
@@ -219,7 +228,7 @@ def _check_signed_flow(flow):
 
 
 def euler_maruyama(drift, energy, sigma, dt=1e-2, dim=None, snapshots=False, name="mu",
-                   constraint=None):
+                   constraint=None, sharding=None):
     r"""``(init_fn, step_fn, observe_fn)`` of the Euler–Maruyama scheme for the drift
     ``drift(X, w)`` (``(N, d)`` at the particles ``X`` with weights ``w``) and the noise
     ``sigma`` (a number; 0 is gradient descent).  ``energy(X, w)`` is recorded by
@@ -231,6 +240,7 @@ def euler_maruyama(drift, energy, sigma, dt=1e-2, dim=None, snapshots=False, nam
     :class:`~mfderive.simulate.manifolds.SphereConstraint` (from
     :func:`.lower.particle_constraint`): ``init_fn`` rejects particles off the sphere and
     each step is followed by the retraction :math:`\theta\leftarrow\theta/|\theta|`.
+    ``sharding``: the particles split over devices (see :func:`particle_flow`).
 
     >>> import jax.numpy as jnp
     >>> init, step, _ = euler_maruyama(lambda X, w: -X, lambda X, w: 0.0, sigma=0.0, dt=0.5)
@@ -239,12 +249,13 @@ def euler_maruyama(drift, energy, sigma, dt=1e-2, dim=None, snapshots=False, nam
     """
     dt = time_step(dt)
     sigma = real_number(sigma, "the noise sigma")
+    layout = particle_sharding(sharding)
 
     def init_fn(particles, key, weights=None):
         state = init_particles(particles, key, dim, weights, signed=False, name=name)
         if constraint is not None:
             constraint.check(state.particles, f"the particles of {name!r}")
-        return state
+        return place_state(layout, state, _ROWS)
 
     def _weights(state):
         X = state.particles
@@ -253,7 +264,7 @@ def euler_maruyama(drift, energy, sigma, dt=1e-2, dim=None, snapshots=False, nam
         return state.weights
 
     def step_fn(state: ParticleState) -> ParticleState:
-        X, w = state.particles, _weights(state)
+        X, w = constrain_rows(layout, state.particles, _weights(state))
         b = jnp.asarray(drift(X, w)).astype(X.dtype)
         key, sub = jax.random.split(state.key)
         if sigma != 0.0:
@@ -262,7 +273,8 @@ def euler_maruyama(drift, energy, sigma, dt=1e-2, dim=None, snapshots=False, nam
             X = X + dt * b
         if constraint is not None:  # back to the sphere: theta <- theta / |theta|
             X = constraint.retract(X)
-        return ParticleState(X, key, state.t + dt, state.step + 1, state.weights)
+        X, w = constrain_rows(layout, X, state.weights)
+        return ParticleState(X, key, state.t + dt, state.step + 1, w)
 
     def observe_fn(state: ParticleState):
         X, w = state.particles, _weights(state)
@@ -272,12 +284,12 @@ def euler_maruyama(drift, energy, sigma, dt=1e-2, dim=None, snapshots=False, nam
             return {"energy": obs[0], "dissipation": obs[1], "particles": X, "weights": w}
         return obs
 
-    return init_fn, step_fn, observe_fn
+    return init_fn, step_fn, jax.jit(observe_fn)  # jitted: a call outside run is one dispatch
 
 
 
 def lifted_gradient_flow(field, energy, dt=1e-2, dim=None, lift_mass=None, snapshots=False,
-                         name="mu"):
+                         name="mu", sharding=None):
     r"""``(init_fn, step_fn, observe_fn)`` of the lifted gradient flow of a signed particle
     measure :math:`\mu_N = \sum_i c_i\delta_{X_i}` (weights as state; see the module
     docstring, after Chizat & Bach 2018): explicit Euler steps of
@@ -289,7 +301,8 @@ def lifted_gradient_flow(field, energy, dt=1e-2, dim=None, lift_mass=None, snaps
     ``lift_mass`` (default :math:`1/N`).  ``init_fn(particles, key, weights)`` (weights
     required: finite reals, one per particle); ``observe_fn`` → ``(energy(X, c),``
     :math:`\sum_i m V_i^2 + \frac{c_i^2}{m}|\nabla V_i|^2` ``)``, the second being
-    :math:`-\frac{d}{dt}F` along the flow.
+    :math:`-\frac{d}{dt}F` along the flow.  ``sharding``: the particles and their weights
+    split over devices (see :func:`particle_flow`).
 
     :math:`F(\mu) = \frac12(\int w\,d\mu)^2` with :math:`m = 1`: :math:`V(y) = y\int
     w\,d\mu`, so from :math:`\mu = \delta_1`, one step of 0.1 gives
@@ -307,20 +320,20 @@ def lifted_gradient_flow(field, energy, dt=1e-2, dim=None, lift_mass=None, snaps
         lift_mass = real_number(lift_mass, "lift_mass")
         if not lift_mass > 0:
             raise SimulationInputError(f"lift_mass must be positive, got {lift_mass:g}")
+    layout = particle_sharding(sharding)
 
     def init_fn(particles, key, weights=None):
-        return init_particles(particles, key, dim, weights, signed=True, name=name)
+        return place_state(layout, init_particles(particles, key, dim, weights, signed=True, name=name), _ROWS)
 
     def _parts(state):
-        X, c = state.particles, state.weights
+        X, c = constrain_rows(layout, state.particles, state.weights)
         m = (1.0 / X.shape[0]) if lift_mass is None else lift_mass
         f = jnp.asarray(field(X, c)).astype(X.dtype)
         return X, c, m, f[:, 0], f[:, 1:]
 
     def step_fn(state: ParticleState) -> ParticleState:
         X, c, m, V, gV = _parts(state)
-        X_new = X - dt * (c / m)[:, None] * gV
-        c_new = c - dt * m * V
+        X_new, c_new = constrain_rows(layout, X - dt * (c / m)[:, None] * gV, c - dt * m * V)
         return ParticleState(X_new, state.key, state.t + dt, state.step + 1, c_new)
 
     def observe_fn(state: ParticleState):
@@ -331,4 +344,4 @@ def lifted_gradient_flow(field, energy, dt=1e-2, dim=None, lift_mass=None, snaps
             return {"energy": E, "dissipation": diss, "particles": X, "weights": c}
         return E, diss
 
-    return init_fn, step_fn, observe_fn
+    return init_fn, step_fn, jax.jit(observe_fn)  # jitted: a call outside run is one dispatch

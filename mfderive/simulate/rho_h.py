@@ -37,6 +37,7 @@ from ..errors import NoParticleReadingError, NotAFlowError, SimulationInputError
 from ..flows.rho_h import RhoHFlow
 from .inputs import float_array, time_step
 from .lower import lifted_field
+from .sharding import constrain_rows, particle_sharding, place_state
 
 __all__ = ["ORDER", "RhoHState", "rho_h_flow", "rho_h_particle_field", "rk4"]
 
@@ -131,7 +132,7 @@ class RhoHState:
     step: jax.Array
 
 
-def rho_h_flow(flow: RhoHFlow, weights, data=None, dt=1e-2, chunk_size=None):
+def rho_h_flow(flow: RhoHFlow, weights, data=None, dt=1e-2, chunk_size=None, sharding=None):
     r"""``(init_fn, step_fn, observe_fn)`` for the particle reading of a chaos (or other
     transport-type) :math:`(\rho,H)` system with fixed weights ``p`` (classical RK4 on the
     field of :func:`rho_h_particle_field`; the global error is :math:`O(\Delta t^4)`).
@@ -145,17 +146,23 @@ def rho_h_flow(flow: RhoHFlow, weights, data=None, dt=1e-2, chunk_size=None):
     tracing) does not depend on ``n``; a step costs :math:`O(nM)` for integrals against
     ``M`` data points and :math:`O(n^2)` for interaction terms (nested integrals against
     :math:`\rho`), whose memory ``chunk_size`` bounds.
+
+    ``sharding=`` (``True``, a :class:`jax.sharding.Mesh` or a
+    :class:`jax.sharding.NamedSharding` of the particle axis) splits ``theta``, ``h`` and
+    the weights over the devices (:mod:`.sharding`); ``n`` must be a multiple of their
+    number (checked here).
     """
     dt = time_step(dt)
+    layout = particle_sharding(sharding)
     field = rho_h_particle_field(flow, weights, data, chunk_size)
-    return rk4(field, field.energy, field.weights, flow.rho.dim, dt)
+    return rk4(field, field.energy, field.weights, flow.rho.dim, dt, layout)
 
 
-def rk4(field, energy, weights, dim, dt=1e-2):
+def rk4(field, energy, weights, dim, dt=1e-2, sharding=None):
     r"""``(init_fn, step_fn, observe_fn)`` of classical RK4 (:data:`ORDER` 4) for the
     particle ODE ``field(theta, h) -> (dtheta, dh)`` with weights ``weights`` ``(n,)``
     and ``dim`` variables per particle; ``observe_fn`` records ``energy(theta, h)`` and
-    :math:`\sum_i p_i(|\theta_i'|^2 + h_i'^2)` (see :func:`rho_h_flow`).
+    :math:`\sum_i p_i(|\theta_i'|^2 + h_i'^2)` (see :func:`rho_h_flow`, also for ``sharding``).
 
     >>> import jax.numpy as jnp
     >>> decay = lambda th, h: (-th, -h)                     # theta' = -theta, h' = -h
@@ -165,8 +172,11 @@ def rk4(field, energy, weights, dim, dt=1e-2):
     True
     """
     default_dt = time_step(dt)
+    layout = particle_sharding(sharding)
     p = jnp.asarray(weights)
     n, d = p.shape[0], dim
+    if layout is not None:  # the divisibility is checked here, before init_fn
+        p = layout.place(p, "particles (weights)")
 
     def init_fn(theta, h, dt=None):
         theta, h = float_array(theta, "theta"), float_array(h, "h")
@@ -174,17 +184,18 @@ def rk4(field, energy, weights, dim, dt=1e-2):
         dtype = jnp.result_type(theta, h)  # one float type for the whole state
         theta, h = theta.astype(dtype), h.astype(dtype)
         step = jnp.asarray(default_dt if dt is None else time_step(dt), h.dtype)
-        return RhoHState(theta, h, step, jnp.zeros((), h.dtype), jnp.zeros((), jnp.int32))
+        state = RhoHState(theta, h, step, jnp.zeros((), h.dtype), jnp.zeros((), jnp.int32))
+        return place_state(layout, state, {"theta": "particles (theta)", "h": "particles (h)"})
 
     def step_fn(s: RhoHState) -> RhoHState:
-        y, dt = (s.theta, s.h), s.dt
+        y, dt = constrain_rows(layout, s.theta, s.h), s.dt
         add = lambda a, b, c: jax.tree_util.tree_map(lambda u, v: u + c * v, a, b)
         k1 = field(*y)
         k2 = field(*add(y, k1, dt / 2))
         k3 = field(*add(y, k2, dt / 2))
         k4 = field(*add(y, k3, dt))
         inc = jax.tree_util.tree_map(lambda a, b, c, e: (a + 2 * b + 2 * c + e) / 6, k1, k2, k3, k4)
-        theta, h = add(y, inc, dt)
+        theta, h = constrain_rows(layout, *add(y, inc, dt))
         return RhoHState(theta, h, s.dt, s.t + dt, s.step + 1)
 
     def observe_fn(s: RhoHState):
@@ -192,4 +203,4 @@ def rk4(field, energy, weights, dim, dt=1e-2):
         sq = dth**2 if dth.ndim == 1 else jnp.sum(dth**2, -1)
         return {"energy": jnp.asarray(energy(s.theta, s.h)), "dissipation": jnp.sum(p * (sq + dh**2))}
 
-    return init_fn, step_fn, observe_fn
+    return init_fn, step_fn, jax.jit(observe_fn)  # jitted: a call outside run is one dispatch
