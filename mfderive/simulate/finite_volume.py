@@ -199,8 +199,8 @@ def _method(method, stages):
 
 
 def diffusion_limit(method="ssprk3", stages=None) -> float:
-    r"""The bound on :math:`\Delta t\,D\sum_k h_k^{-2}` of ``method``: :data:`DIFFUSION_LIMIT`
-    for SSP-RK3; :math:`0.75\,(s^2+s-2)/8` for ``s``-stage RKL2 (:data:`RKL2_SAFETY` of
+    r"""The bound on :math:`\Delta t\,D\sum_k h_k^{-2}` of ``method``: ``DIFFUSION_LIMIT``
+    for SSP-RK3; :math:`0.75\,(s^2+s-2)/8` for ``s``-stage RKL2 (``RKL2_SAFETY`` of
     the end :math:`-(s^2+s-2)/2` of its real stability interval, on which the three-point
     Laplacian's eigenvalue :math:`-4D\Delta t/h^2` must lie).
 

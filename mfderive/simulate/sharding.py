@@ -106,7 +106,7 @@ class ParticleSharding:
 
     @property
     def replicated(self) -> NamedSharding:
-        """The sharding of the scalars of the state: a copy on every device of the mesh."""
+        """A copy on every device of the mesh (how the scalars of a state are placed)."""
         return NamedSharding(self.mesh, PartitionSpec())
 
     def check(self, n: int, what: str = "particles") -> None:
