@@ -41,13 +41,13 @@ def _problem(N, M, d, dtype, seed=0):
     return P, X, t
 
 
-def generated_step(N, M, d, dtype, chunk_size=None):
-    """The engine's MFLD step, ``step(P, key) -> P`` (jittable)."""
-    import jax.numpy as jnp
+def mfld_flow(d, pair=False):
+    r"""``(flow, nu, sigma)``: the MFLD flow of the two-layer tanh network (MSE loss on the data
+    measure ``nu``, penalty, confinement, noise ``sigma``); ``pair`` adds the interaction energy
+    :math:`\frac1{10}\iint e^{-(w-w')^2-(b-b')^2}\,d\mu\,d\mu` (an N×N pair sum)."""
     import sympy as sp
 
     import mfderive as mf
-    from mfderive.simulate.particles import particle_flow
 
     w, b = sp.symbols("w b", real=True)
     a = sp.symbols(f"a1:{d + 1}", real=True)
@@ -58,8 +58,20 @@ def generated_step(N, M, d, dtype, chunk_size=None):
     f_mu = mf.integral(w * sp.tanh(sum(ai * xi for ai, xi in zip(a, x)) + b), mu)
     sq = w**2 + b**2 + sum(ai**2 for ai in a)
     F = mf.integral((f_mu - t) ** 2 / 2, nu) + sp.Float(LAM) / 2 * mf.integral(sq, mu)
+    if pair:
+        z = mu.point("z")
+        F += mf.integral(mf.integral(sp.exp(-((w - z[0]) ** 2) - (b - z[-1]) ** 2), mu, over=z), mu) / 10
     sigma = sp.Symbol("sigma", positive=True)
-    flow = mf.WassersteinFlow(F, mu, noise=sigma, confinement=sq / 2)
+    return mf.WassersteinFlow(F, mu, noise=sigma, confinement=sq / 2), nu, sigma
+
+
+def generated_step(N, M, d, dtype, chunk_size=None):
+    """The engine's MFLD step, ``step(P, key) -> P`` (jittable)."""
+    import jax.numpy as jnp
+
+    from mfderive.simulate.particles import particle_flow
+
+    flow, nu, sigma = mfld_flow(d)
     P, X, tt = _problem(N, M, d, dtype)
     data = np.concatenate([X, tt[:, None]], axis=1)
     wts = np.full(M, 1.0 / M, dtype)

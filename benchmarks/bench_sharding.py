@@ -64,29 +64,14 @@ def _simulator(args, devices, chunk_size=None, pair=False):
     interaction energy :math:`\frac1{10}\iint e^{-(w-w')^2-(b-b')^2}\,d\mu\,d\mu`
     (an N×N pair sum, whose drift gathers the positions)."""
     import jax.numpy as jnp
-    import sympy as sp
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from bench import DT, LAM, SIGMA, _problem
+    from bench import DT, SIGMA, _problem, mfld_flow
 
     import mfderive as mf
 
     N, M, d, dtype = args.N, args.M, args.d, args.dtype
-    # the flow of bench.generated_step
-    w, b = sp.symbols("w b", real=True)
-    a = sp.symbols(f"a1:{d + 1}", real=True)
-    x = sp.symbols(f"x1:{d + 1}", real=True)
-    t = sp.Symbol("t", real=True)
-    mu = mf.Measure("mu", (w, *a, b))
-    nu = mf.Data("nu", (*x, t))
-    f_mu = mf.integral(w * sp.tanh(sum(ai * xi for ai, xi in zip(a, x)) + b), mu)
-    sq = w**2 + b**2 + sum(ai**2 for ai in a)
-    F = mf.integral((f_mu - t) ** 2 / 2, nu) + sp.Float(LAM) / 2 * mf.integral(sq, mu)
-    if pair:
-        z = mu.point("z")
-        F += mf.integral(mf.integral(sp.exp(-((w - z[0]) ** 2) - (b - z[-1]) ** 2), mu, over=z), mu) / 10
-    sigma = sp.Symbol("sigma", positive=True)
-    flow = mf.WassersteinFlow(F, mu, noise=sigma, confinement=sq / 2)
+    flow, nu, sigma = mfld_flow(d, pair)  # the flow of bench.generated_step
     P, X, tt = _problem(N, M, d, dtype)
     data = np.concatenate([X, tt[:, None]], axis=1)
     wts = np.full(M, 1.0 / M, dtype)

@@ -88,19 +88,25 @@ def test_bilinear_sums_become_one_matrix_product():
     assert jaxpr.count("tanh") == 1 and "dot_general" in jaxpr
 
 
-def test_chunking_evaluates_f_mu_on_the_data_once():
-    # Regression: when the data were chunked too, every block of points re-traced the data
-    # blocks and recomputed f_mu(x) (32 tanh sites and 9 scans in this jaxpr, 40-57x slower).
-    # Now: the probe of the atom scan, its body, the shared pass and the point map — 4 sites.
-    d = 2
+def _network_loss(d):
+    """The MSE loss ∫(f_μ(x) − t)²/2 ν(dx dt) of a two-layer tanh network, μ over (w, a, b)."""
     w_, b_ = sp.symbols("w b", real=True)
     a_ = sp.symbols(f"a1:{d + 1}", real=True)
     x_ = sp.symbols(f"x1:{d + 1}", real=True)
     t_ = sp.Symbol("t", real=True)
     m_, n_ = mf.Measure("mu", (w_, *a_, b_)), mf.Data("nu", (*x_, t_))
     f = mf.integral(w_ * sp.tanh(sum(ai * xi for ai, xi in zip(a_, x_)) + b_), m_)
+    return mf.integral((f - t_) ** 2 / 2, n_), m_, n_
+
+
+def test_chunking_evaluates_f_mu_on_the_data_once():
+    # Regression: when the data were chunked too, every block of points re-traced the data
+    # blocks and recomputed f_mu(x) (32 tanh sites and 9 scans in this jaxpr, 40-57x slower).
+    # Now: the probe of the atom scan, its body, the shared pass and the point map — 4 sites.
+    d = 2
+    loss, m_, n_ = _network_loss(d)
     yy = m_.point("y")
-    D = mf.lions_derivative(mf.integral((f - t_) ** 2 / 2, n_), m_, at=yy)
+    D = mf.lions_derivative(loss, m_, at=yy)
     args = (jnp.ones((64, d + 2)), jnp.full(64, 1 / 64), jnp.ones((40, d + 1)), jnp.full(40, 1 / 40))
     for chunk, sites in ((None, 1), (16, 4)):
         fn = mf.compile(D, [m_, n_], at=yy, points_from=m_, chunk_size=chunk, jit=False)
@@ -108,13 +114,8 @@ def test_chunking_evaluates_f_mu_on_the_data_once():
 
 
 def _mse_network(d):
-    w_, b_ = sp.symbols("w b", real=True)
-    a_ = sp.symbols(f"a1:{d + 1}", real=True)
-    x_ = sp.symbols(f"x1:{d + 1}", real=True)
-    t_ = sp.Symbol("t", real=True)
-    m_, n_ = mf.Measure("mu", (w_, *a_, b_)), mf.Data("nu", (*x_, t_))
-    f = mf.integral(w_ * sp.tanh(sum(ai * xi for ai, xi in zip(a_, x_)) + b_), m_)
-    flow = mf.WassersteinFlow(mf.integral((f - t_) ** 2 / 2, n_), m_)
+    loss, m_, n_ = _network_loss(d)
+    flow = mf.WassersteinFlow(loss, m_)
     drift, _ = flow.sde()  # -D_mu F at flow.point, as the particle simulators compile it
     return drift, m_, n_, flow.point
 
