@@ -70,6 +70,7 @@ def _outputs(comp, exprs, ax, single):
 
 
 _POINTS = "@points"  # the source of the points argument (no measure source starts with @)
+_FIRST_BLOCK, _BLOCKS = "#pt0", "#ptmap"  # sources of the blocks of points (chunk_size)
 
 
 def _expression(e):
@@ -209,11 +210,10 @@ def compile(exprs, measures, at=None, params=(), points_from=None, chunk_size=No
         check_names(exprs, list(measures))  # a density is the function named like its measure
     priority = {source[m]: i for i, m in enumerate(measures)}
     priority[_POINTS] = -1
-    if points_from is not None:  # blocks of points (chunk_size) stay the leading axis too, so
-        # pair arrays are (points, atoms) and their contractions run along the last axis
-        # (measured 3x faster on the CPU than contracting the leading axis)
-        priority[source[points_from] + "#pt0"] = priority[source[points_from] + "#ptmap"] = -1
-    priority[_POINTS + "#pt0"] = priority[_POINTS + "#ptmap"] = -1
+    # blocks of points (chunk_size) lead like the points, so pair arrays are (points, atoms)
+    # and their contractions run along the last axis (3x faster on the CPU than the first)
+    points_src = source[points_from] if points_from is not None else _POINTS
+    priority[points_src + _FIRST_BLOCK] = priority[points_src + _BLOCKS] = -1
 
     centres = {m: jnp.asarray(g.centres) for m, g in grids.items()}
 
@@ -283,13 +283,13 @@ def compile(exprs, measures, at=None, params=(), points_from=None, chunk_size=No
         pad = nb * size - n
         padded = jnp.concatenate([pts, jnp.broadcast_to(pts[:1], (pad, d))]) if pad else pts
         blocks = jnp.swapaxes(padded.reshape(size, nb, d), 0, 1)  # (nb, size, d)
-        _at_points(comp, exprs, at, blocks[0], src + "#pt0", single)  # fills the shared cache
+        _at_points(comp, exprs, at, blocks[0], src + _FIRST_BLOCK, single)  # fills the shared cache
         shared = dict(comp.cache)
 
         def one(block):
             c = comp.child({})
             c.cache = dict(shared)
-            return _at_points(c, exprs, at, block, src + "#ptmap", single)
+            return _at_points(c, exprs, at, block, src + _BLOCKS, single)
 
         out = jnp.swapaxes(jax.lax.map(one, blocks), 0, 1)  # (size, nb, ...): original order
         return out.reshape((nb * size,) + out.shape[2:])[:n]

@@ -46,6 +46,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import sympy as sp
+from scipy.fft import next_fast_len
 from sympy.core.function import AppliedUndef
 
 from ..derive.integrals import LocalIntegral, MeasureIntegral
@@ -63,13 +64,16 @@ FFT_MIN_CELLS = 128
 
 
 @functools.lru_cache(maxsize=256)
-def _kernel(G, xs, ys, ds):
-    """``W(d)`` with ``G(x, y) = W(x - y)``, or None when that is not provable."""
+def _kernel(G, xs, ys):
+    """``(W, ds)`` with ``G(x, y) = W(x - y)`` in the difference symbols ``ds``, or None when
+    that is not provable.  Cached on ``(G, xs, ys)``: the symbolic proof (which may call
+    ``simplify``) runs once per integrand, not at every trace of every compiled function."""
+    ds = tuple(sp.Dummy(f"_d{k}", real=True) for k in range(len(ys)))
     shifted = G.xreplace({x: y + d for x, y, d in zip(xs, ys, ds) if x is not None})
     for attempt in (lambda e: e, sp.expand, lambda e: sp.simplify(sp.expand(e))):
         W = attempt(shifted)
         if not W.free_symbols & set(ys):
-            return W
+            return W, ds
     return None
 
 
@@ -103,27 +107,11 @@ def kernel_of(G, over, bind, source):
         if src != source or xs[col] is not None:
             return None
         xs[col] = s
-    ds = tuple(sp.Dummy(f"_d{k}", real=True) for k in range(len(over)))
-    W = _kernel(G, tuple(xs), tuple(over), ds)
-    if W is None:
+    found = _kernel(G, tuple(xs), tuple(over))
+    if found is None:
         return None
+    W, ds = found
     return W, ds, next(iter(axes))
-
-
-def _fast_length(n: int) -> int:
-    """The smallest 2^a 3^b 5^c >= n (fast FFT sizes)."""
-    best = 1 << max(0, (n - 1).bit_length())
-    p5 = 1
-    while p5 < best:
-        p35 = p5
-        while p35 < best:
-            p = p35
-            while p < n:
-                p *= 2
-            best = min(best, p)
-            p35 *= 3
-        p5 *= 5
-    return best
 
 
 def lattice(grid) -> np.ndarray:
@@ -135,7 +123,7 @@ def lattice(grid) -> np.ndarray:
 
 
 def _lengths(shape):
-    return [_fast_length(3 * n - 2) for n in shape]
+    return [next_fast_len(3 * n - 2, real=True) for n in shape]  # 2^a 3^b 5^c
 
 
 def kernel_transform(kernel, shape):

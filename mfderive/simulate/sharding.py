@@ -54,7 +54,7 @@ from ..errors import SimulationInputError
 
 __all__ = [
     "PARTICLE_AXIS", "ParticleSharding", "constrain_rows", "particle_mesh", "particle_sharding",
-    "place_rows", "place_scalars", "place_state",
+    "place_state",
 ]
 
 #: the name of the mesh axis that :func:`particle_mesh` builds
@@ -172,16 +172,6 @@ def particle_sharding(sharding) -> ParticleSharding | None:
 
 
 # -- what the simulators call (each a no-op for ``layout=None``) ------------------------------
-def place_rows(layout: ParticleSharding | None, x, what: str = "particles"):
-    """``x`` (rows first) laid out by rows, or ``x`` itself without a layout (or for None)."""
-    return x if layout is None or x is None else layout.place(x, what)
-
-
-def place_scalars(layout: ParticleSharding | None, *xs):
-    """``xs`` replicated over the mesh (a tuple), or unchanged without a layout."""
-    return xs if layout is None else tuple(layout.place_scalar(x) for x in xs)
-
-
 def constrain_rows(layout: ParticleSharding | None, *xs):
     """``xs`` held to the row layout inside a step (a tuple; None entries pass through)."""
     if layout is None:

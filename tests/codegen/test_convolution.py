@@ -179,10 +179,13 @@ def test_lattice_and_fast_lengths():
     g = mf.Grid((0, 0), (1, 2), (3, 4))
     lat = convolution.lattice(g)
     assert lat.shape == (5 * 7, 2)
-    np.testing.assert_allclose(lat[0], [-2 / 3, -3 / 2]) and np.testing.assert_allclose(lat[-1], [2 / 3, 3 / 2])
-    for n in (1, 7, 97, 769, 3 * 4096 - 2):
-        L = convolution._fast_length(n)
-        assert L >= n and L < 1.25 * n + 2
+    np.testing.assert_allclose(lat[0], [-2 / 3, -3 / 2])
+    np.testing.assert_allclose(lat[-1], [2 / 3, 3 / 2])
+    for n in (1, 7, 97, 769, 4096):
+        (L,) = convolution._lengths((n,))
+        # a linear (not circular) convolution of n weights with 2n - 1 kernel values needs
+        # at least 3n - 2 points; a fast FFT length is 2^a 3^b 5^c and not much longer
+        assert 3 * n - 2 <= L < 1.25 * (3 * n - 2) + 2
         while L % 2 == 0:
             L //= 2
         for p in (3, 5):
